@@ -1,0 +1,1 @@
+"""Thin Cloud Functions entry points: decode the event, call the service, return or raise."""

@@ -1,0 +1,1 @@
+"""cuecast's library: domain, ports, adapters and the stage services."""

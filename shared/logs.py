@@ -1,0 +1,67 @@
+"""Structured logs: one JSON object per line in Cloud Logging's shape.
+
+`severity` and `message` are Cloud Logging's fields; `logging.googleapis.com/trace` joins a
+log line to its trace when a trace id is known. Extra context (job, feedback and stage ids)
+comes from `bind()` or from the `extra` of a logging call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+_context: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar(
+    "cuecast_log_context", default=None
+)
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_TRACE_FIELD = "logging.googleapis.com/trace"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "severity": record.levelname if record.levelname != "WARNING" else "WARNING",
+            "message": record.getMessage(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "logger": record.name,
+        }
+        entry.update(_context.get() or {})
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        trace = entry.pop("trace", None)
+        if trace:
+            project = os.environ.get("GOOGLE_CLOUD_PROJECT")
+            entry[_TRACE_FIELD] = f"projects/{project}/traces/{trace}" if project else trace
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure(level: str | None = None) -> None:
+    """Route the root logger to stdout as JSON lines (idempotent)."""
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level or os.environ.get("CUECAST_LOG_LEVEL", "INFO"))
+
+
+@contextmanager
+def bind(**fields: object) -> Iterator[None]:
+    """Add fields (ids, stage, trace) to every log line written inside the block."""
+    present = {k: v for k, v in fields.items() if v is not None}
+    token = _context.set({**(_context.get() or {}), **present})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)

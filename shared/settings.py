@@ -1,0 +1,78 @@
+"""Settings from the environment (pydantic-settings). Every variable is documented in README.
+
+Adapters are chosen by settings alone: the defaults run everything offline; the production
+values select Gemini, Cloud Text-to-Speech, Supabase Storage and Pub/Sub.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain import Stage, Voice
+from shared.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    db_pool_max_size: int = Field(default=4, ge=1, alias="CUECAST_DB_POOL_MAX_SIZE")
+    statement_timeout_ms: int = Field(default=30_000, ge=0, alias="CUECAST_STATEMENT_TIMEOUT_MS")
+
+    storage: Literal["local", "supabase"] = Field(default="local", alias="CUECAST_STORAGE")
+    storage_dir: str = Field(default=".cuecast/storage", alias="CUECAST_STORAGE_DIR")
+    supabase_url: str | None = Field(default=None, alias="SUPABASE_URL")
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, alias="SUPABASE_SERVICE_ROLE_KEY"
+    )
+
+    publisher: Literal["local", "pubsub"] = Field(default="local", alias="CUECAST_PUBLISHER")
+    gcp_project: str | None = Field(default=None, alias="GOOGLE_CLOUD_PROJECT")
+    topic_start_analysis: str = Field(
+        default="cuecast-start-analysis", alias="CUECAST_TOPIC_START_ANALYSIS"
+    )
+    topic_ssml: str = Field(default="cuecast-ssml", alias="CUECAST_TOPIC_SSML")
+    topic_audio: str = Field(default="cuecast-audio", alias="CUECAST_TOPIC_AUDIO")
+
+    analyzer: Literal["offline", "gemini"] = Field(default="offline", alias="CUECAST_ANALYZER")
+    ssml_writer: Literal["builder", "gemini"] = Field(default="builder", alias="CUECAST_SSML")
+    tts: Literal["espeak", "google"] = Field(default="espeak", alias="CUECAST_TTS")
+    gemini_api_key: SecretStr | None = Field(default=None, alias="GEMINI_API_KEY")
+    gemini_model: str = Field(default="gemini-2.5-flash", alias="CUECAST_GEMINI_MODEL")
+    gemini_base_url: str | None = Field(default=None, alias="CUECAST_GEMINI_BASE_URL")
+    tts_endpoint: str | None = Field(default=None, alias="CUECAST_TTS_ENDPOINT")
+
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+
+    max_attempts: int = Field(default=5, ge=1, le=100, alias="CUECAST_MAX_ATTEMPTS")
+    lease_seconds: int = Field(default=300, ge=1, alias="CUECAST_LEASE_SECONDS")
+    backoff_base_seconds: float = Field(default=2.0, gt=0, alias="CUECAST_BACKOFF_BASE_SECONDS")
+    backoff_cap_seconds: float = Field(default=300.0, gt=0, alias="CUECAST_BACKOFF_CAP_SECONDS")
+    doorbell_grace_seconds: int = Field(default=60, ge=0, alias="CUECAST_DOORBELL_GRACE_SECONDS")
+
+    voice_name: str = Field(default="en-US-Neural2-D", alias="CUECAST_VOICE_NAME")
+    voice_language: str = Field(default="en-US", alias="CUECAST_VOICE_LANGUAGE")
+    voice_style: str = Field(default="coach", alias="CUECAST_VOICE_STYLE")
+
+    def voice(self) -> Voice:
+        return Voice(name=self.voice_name, language=self.voice_language, style=self.voice_style)
+
+    def topic(self, stage: Stage) -> str:
+        return {
+            Stage.ANALYSIS: self.topic_start_analysis,
+            Stage.SSML: self.topic_ssml,
+            Stage.AUDIO: self.topic_audio,
+        }[stage]
+
+    def require(self, *names: str) -> None:
+        """Fail at start, naming every missing variable, when production adapters lack settings."""
+        missing = []
+        for name in names:
+            field = type(self).model_fields[name]
+            if getattr(self, name) in (None, ""):
+                missing.append(field.alias or name)
+        if missing:
+            raise ConfigurationError("missing settings: " + ", ".join(sorted(missing)))
