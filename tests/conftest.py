@@ -1,0 +1,74 @@
+"""Shared fixtures: every test that touches SQL gets its own database, cloned from a
+template that was migrated once per test worker (real Postgres, never SQLite)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared import migrate
+from tests.pg import admin_url, with_database
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    return admin_url()
+
+
+def _create_database(admin: str, name: str, template: str | None = None) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        query = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            query = sql.SQL("{} template {}").format(query, sql.Identifier(template))
+        conn.execute(query)
+
+
+def drop_database(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    """A migrated database (with the local Supabase surface) to clone per test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"cuecast_tpl_{worker}_{os.getpid()}"
+    drop_database(pg_admin_url, name)
+    _create_database(pg_admin_url, name)
+    url = with_database(pg_admin_url, name)
+    migrate.install_local_supabase(url)
+    migrate.migrate(url)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_db(pg_admin_url: str) -> Iterator[str]:
+    """A database with nothing in it: for migration tests."""
+    name = f"cuecast_e_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_admin_url, name)
+    yield with_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, fully migrated database for one test; its URL (superuser)."""
+    name = f"cuecast_t_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_admin_url, name, template=template_db)
+    yield with_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A superuser connection (autocommit) to the test's database, for setup and checks."""
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
