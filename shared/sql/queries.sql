@@ -115,3 +115,92 @@ exists (
   select 1 from public.analysis_feedback as rf
   where rf.id = c.feedback_id and rf.ssml_status = 'completed'
 )
+
+-- name: load_analysis
+-- The claimed analysis job's video, fixing the voice snapshot on first claim.
+update public.analysis_jobs as j
+set voice = coalesce(j.voice, %(voice)s)
+from public.video_recordings as v
+where j.id = %(id)s and v.id = j.video_recording_id
+returning j.id, v.user_id::text, v.storage_path, v.format, v.file_size, j.voice
+
+-- name: upsert_feedback
+-- A re-run of analysis replaces items by index; an unchanged message re-queues nothing.
+insert into public.analysis_feedback as f
+  (analysis_job_id, item_index, timestamp_seconds, category, message, confidence, impact)
+select %(job_id)s, i.item_index, i.timestamp_seconds, i.category, i.message, i.confidence, i.impact
+from unnest(%(indexes)s::integer[], %(timestamps)s::numeric[], %(categories)s::text[],
+            %(messages)s::text[], %(confidences)s::numeric[], %(impacts)s::numeric[])
+  as i(item_index, timestamp_seconds, category, message, confidence, impact)
+on conflict (analysis_job_id, item_index) do update
+  set timestamp_seconds = excluded.timestamp_seconds, category = excluded.category,
+      message = excluded.message, confidence = excluded.confidence, impact = excluded.impact
+returning f.id, f.ssml_status
+
+-- name: delete_feedback_from
+-- Items a re-run no longer produces; their audio objects are removed after commit.
+delete from public.analysis_feedback
+where analysis_job_id = %(job_id)s and item_index >= %(count)s
+returning id
+
+-- name: record_analysis_results
+update public.analysis_jobs
+set results = %(results)s
+where id = %(id)s
+
+-- name: load_ssml_context
+select f.message, f.category, j.voice
+from public.analysis_feedback as f
+join public.analysis_jobs as j on j.id = f.analysis_job_id
+where f.id = %(feedback_id)s
+
+-- name: upsert_ssml_segments
+insert into public.analysis_ssml_segments as s (feedback_id, segment_index, ssml, provider, version)
+select %(feedback_id)s, i.segment_index, i.ssml, %(provider)s, %(version)s
+from unnest(%(indexes)s::integer[], %(ssml)s::text[]) as i(segment_index, ssml)
+on conflict (feedback_id, segment_index) do update
+  set ssml = excluded.ssml, provider = excluded.provider, version = excluded.version,
+      created_at = now()
+
+-- name: delete_ssml_segments_from
+delete from public.analysis_ssml_segments
+where feedback_id = %(feedback_id)s and segment_index >= %(count)s
+
+-- name: enqueue_audio
+select cuecast.enqueue_audio(%(feedback_id)s)
+
+-- name: load_audio_context
+select f.analysis_job_id, v.user_id::text, j.voice,
+       array_agg(s.segment_index order by s.segment_index),
+       array_agg(s.ssml order by s.segment_index)
+from public.analysis_feedback as f
+join public.analysis_jobs as j on j.id = f.analysis_job_id
+join public.video_recordings as v on v.id = j.video_recording_id
+join public.analysis_ssml_segments as s on s.feedback_id = f.id
+where f.id = %(feedback_id)s
+group by f.analysis_job_id, v.user_id, j.voice
+
+-- name: upsert_audio_segments
+insert into public.analysis_audio_segments as a
+  (feedback_id, segment_index, audio_url, format, duration_ms, provider, version)
+select %(feedback_id)s, i.segment_index, i.audio_url, %(format)s, i.duration_ms,
+       %(provider)s, %(version)s
+from unnest(%(indexes)s::integer[], %(urls)s::text[], %(durations)s::integer[])
+  as i(segment_index, audio_url, duration_ms)
+on conflict (feedback_id, segment_index) do update
+  set audio_url = excluded.audio_url, format = excluded.format,
+      duration_ms = excluded.duration_ms, provider = excluded.provider,
+      version = excluded.version, created_at = now()
+
+-- name: delete_audio_segments_from
+delete from public.analysis_audio_segments
+where feedback_id = %(feedback_id)s and segment_index >= %(count)s
+
+-- name: find_video_by_path
+select id from public.video_recordings where storage_path = %(path)s order by id limit 1
+
+-- name: ensure_analysis_job
+select cuecast.ensure_analysis_job(%(video_id)s)
+
+-- name: analysis_job_exists
+select id from public.analysis_jobs where id = %(id)s

@@ -1,0 +1,15 @@
+"""audio: triggered by the audio topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from functions._pubsub import handle
+from shared.domain import Stage
+
+
+@functions_framework.cloud_event
+def audio(event: Any) -> None:
+    handle("audio", Stage.AUDIO, event, lambda app, i: app.audio_stage.run(i))

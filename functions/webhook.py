@@ -1,0 +1,91 @@
+"""webhook: the Supabase database webhook, and manual starts, → the start-analysis topic.
+
+POST only (405), the shared secret in `X-Webhook-Secret` (401), a JSON object body (400):
+Supabase's payload for `analysis_jobs`, `{"videoRecordingId": N}` or `{"videoPath": "…"}`.
+An unknown recording or job is a 404; otherwise 202 with the job id, after publishing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+import flask
+import functions_framework
+
+from shared import logs
+from shared.bootstrap import get_app
+from shared.domain import Stage
+from shared.errors import InvalidMessage
+from shared.messages import parse_id
+from shared.services.relay import NotFound, start_analysis
+
+log = logging.getLogger("cuecast.webhook")
+
+SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - the header's name, not a secret
+MAX_BODY_BYTES = 256 * 1024  # a row payload is a few KB
+
+
+def _reply(status: int, **body: object) -> flask.Response:
+    response = flask.jsonify(body)
+    response.status_code = status
+    return response
+
+
+def parse_start(body: object) -> dict[str, Any]:
+    """The start request in a webhook body, as keyword arguments for `start_analysis`."""
+    if not isinstance(body, dict):
+        raise InvalidMessage("the body must be a JSON object")
+    if "videoRecordingId" in body:
+        return {"video_recording_id": parse_id(body["videoRecordingId"], "videoRecordingId")}
+    if "videoPath" in body:
+        path = body["videoPath"]
+        if not isinstance(path, str) or not path.strip() or len(path) > 1024:
+            raise InvalidMessage("videoPath must be a non-empty string")
+        return {"video_path": path}
+    if body.get("table") == "analysis_jobs" and isinstance(body.get("record"), dict):
+        return {"analysis_job_id": parse_id(body["record"].get("id"), "record.id")}
+    raise InvalidMessage("expected a Supabase analysis_jobs payload, videoRecordingId or videoPath")
+
+
+def _refuse(request: flask.Request, secret: str | None) -> flask.Response | None:
+    """The reply for a request that must go no further, or None to proceed."""
+    if request.method != "POST":
+        response = _reply(405, error="method not allowed")
+        response.headers["Allow"] = "POST"
+        return response
+    given = request.headers.get(SECRET_HEADER, "")
+    if secret is None or not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
+        log.warning("webhook call with a wrong or missing secret")
+        return _reply(401, error="unauthorized")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return _reply(413, error="body too large")
+    if not request.is_json:
+        return _reply(415, error="expected application/json")
+    return None
+
+
+@functions_framework.http
+def webhook(request: flask.Request) -> flask.Response:
+    app = get_app("webhook")
+    expected = app.settings.webhook_secret
+    refusal = _refuse(request, expected.get_secret_value() if expected else None)
+    if refusal is not None:
+        return refusal
+    try:
+        start = parse_start(request.get_json(silent=True))
+    except InvalidMessage as exc:
+        return _reply(400, error=str(exc))
+    try:
+        with logs.bind(function="webhook"):
+            job_id = start_analysis(
+                app.pool,
+                app.publisher_for("webhook"),
+                app.settings.topic(Stage.ANALYSIS),
+                **start,
+            )
+    except NotFound as exc:
+        return _reply(404, error=str(exc))
+    log.info("start-analysis published", extra={"analysis_job_id": job_id})
+    return _reply(202, analysis_job_id=job_id, published=True)

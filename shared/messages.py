@@ -1,0 +1,92 @@
+"""Pub/Sub doorbells: encode the stage messages, and decode CloudEvents defensively.
+
+A message carries one id and nothing else (delivery rule 1). Anything that does not decode
+into exactly that raises InvalidMessage with the reason; the entry point logs it and
+acknowledges, so a poison message is never retried forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.domain import Stage
+from shared.errors import InvalidMessage
+
+PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
+MAX_DATA_BYTES = 16 * 1024  # an id message is tens of bytes; anything near this is not ours
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Doorbell:
+    stage: Stage
+    id: int
+    trace: str | None = None
+    message_id: str | None = None
+
+
+def encode(stage: Stage, job_id: int) -> dict[str, int]:
+    return {stage.id_field: job_id}
+
+
+def parse_id(value: object, field: str) -> int:
+    """A positive bigint id; bools, floats, strings and out-of-range numbers are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidMessage(f"{field} must be an integer, got {type(value).__name__}")
+    if not 1 <= value <= MAX_ID:
+        raise InvalidMessage(f"{field} must be between 1 and 2^63-1, got {value}")
+    return value
+
+
+def decode_payload(stage: Stage, data: bytes) -> int:
+    """The id in a stage message's data bytes."""
+    if len(data) > MAX_DATA_BYTES:
+        raise InvalidMessage(f"message data is {len(data)} bytes, over {MAX_DATA_BYTES}")
+    try:
+        payload = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"message data is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(payload, dict) or set(payload) != {stage.id_field}:
+        raise InvalidMessage(f'expected {{"{stage.id_field}": <int>}}, got {_preview(payload)}')
+    return parse_id(payload[stage.id_field], stage.id_field)
+
+
+def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell:
+    """A Pub/Sub CloudEvent (Eventarc, or a push envelope functions-framework converted)."""
+    if event_type != PUBSUB_EVENT_TYPE:
+        raise InvalidMessage(f"unexpected CloudEvent type {event_type!r}")
+    if isinstance(data, bytes | str):  # binary-mode events may arrive undecoded
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InvalidMessage(f"CloudEvent data is not JSON: {exc}") from exc
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise InvalidMessage("CloudEvent data has no Pub/Sub `message` object")
+    encoded = message.get("data")
+    if not isinstance(encoded, str):
+        raise InvalidMessage("Pub/Sub message has no base64 `data`")
+    if len(encoded) > MAX_DATA_BYTES * 4 // 3 + 4:
+        raise InvalidMessage(f"message data is {len(encoded)} base64 characters, too large")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidMessage(f"message data is not valid base64: {exc}") from exc
+    attributes = message.get("attributes")
+    trace = attributes.get("trace") if isinstance(attributes, Mapping) else None
+    message_id = message.get("messageId") or message.get("message_id")
+    return Doorbell(
+        stage,
+        decode_payload(stage, raw),
+        trace=trace if isinstance(trace, str) else None,
+        message_id=str(message_id) if message_id else None,
+    )
+
+
+def _preview(value: object, limit: int = 120) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,293 @@
+"""The entry points through functions-framework: webhook checks, malformed events,
+duplicates, and the retry/fail protocol."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import pytest
+
+from shared.domain import Analysis, FeedbackItem
+from shared.errors import TransientError
+from shared.messages import PUBSUB_EVENT_TYPE
+from tests.db.helpers import add_feedback, analysis_job
+from tests.pipeline.harness import pipeline
+from tests.supa import create_user, insert_video
+
+
+def _event(data: object, *, raw: str | None = None, type_: str = PUBSUB_EVENT_TYPE) -> dict:
+    encoded = raw if raw is not None else base64.b64encode(json.dumps(data).encode()).decode()
+    return {
+        "specversion": "1.0",
+        "id": "evt-1",
+        "source": "//pubsub.googleapis.com/projects/p/topics/t",
+        "type": type_,
+        "datacontenttype": "application/json",
+        "data": {"message": {"data": encoded, "messageId": "m1"}, "subscription": "s"},
+    }
+
+
+def _post_structured(client, event):
+    return client.post("/", json=event, headers={"Content-Type": "application/cloudevents+json"})
+
+
+def _post_binary(client, event):
+    headers = {f"ce-{k}": v for k, v in event.items() if k not in ("data", "datacontenttype")}
+    headers["Content-Type"] = "application/json"
+    return client.post("/", data=json.dumps(event["data"]), headers=headers)
+
+
+def _post_push(client, event):
+    """A plain push subscription's envelope, which functions-framework converts."""
+    message = {**event["data"]["message"], "publishTime": "2026-01-01T00:00:00Z"}
+    body = {"message": message, "subscription": "projects/p/subscriptions/s"}
+    return client.post("/", json=body)
+
+
+@pytest.mark.parametrize("post", [_post_structured, _post_binary, _post_push])
+def test_ssml_in_all_three_event_shapes_then_duplicates_change_nothing(
+    conn, db_url, tmp_path, post
+):
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your chin up & breathe <slowly>.")
+    with pipeline(db_url, tmp_path) as p:
+        client = p.clients["ssml"]
+        assert post(client, _event({"feedback_id": fid})).status_code == 200
+        first = conn.execute("select segment_index, ssml from analysis_ssml_segments").fetchall()
+        for _ in range(3):
+            assert post(client, _event({"feedback_id": fid})).status_code == 200
+        assert (
+            conn.execute("select segment_index, ssml from analysis_ssml_segments").fetchall()
+            == first
+        )
+        assert conn.execute("select status, attempts from ssml_jobs").fetchone() == (
+            "completed",
+            1,
+        )
+        assert "&lt;slowly&gt;" in first[0][1]
+        assert p.bus.published == [("cuecast-audio", {"feedback_id": fid})]
+
+
+MALFORMED = [
+    ("bad base64", _event(None, raw="!!not base64!!")),
+    ("not json", _event(None, raw=base64.b64encode(b"{nope").decode())),
+    ("wrong shape", _event({"analysis_job_id": 1})),
+    ("extra keys", _event({"feedback_id": 1, "x": 2})),
+    ("list", _event([1, 2])),
+    ("negative", _event({"feedback_id": -5})),
+    ("zero", _event({"feedback_id": 0})),
+    ("huge", _event({"feedback_id": 2**70})),
+    ("float", _event({"feedback_id": 1.5})),
+    ("string", _event({"feedback_id": "7"})),
+    ("bool", _event({"feedback_id": True})),
+    ("null", _event({"feedback_id": None})),
+    ("unknown id", _event({"feedback_id": 999999})),
+    ("oversized", _event(None, raw=base64.b64encode(b"x" * 1_000_000).decode())),
+    ("wrong type", _event({"feedback_id": 1}, type_="google.cloud.storage.object.v1.finalized")),
+    ("binary junk", _event(None, raw=base64.b64encode(b"\xff\xfe\x00").decode())),
+]
+
+
+@pytest.mark.parametrize(("name", "event"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_events_are_acknowledged_and_change_nothing(
+    conn, db_url, tmp_path, caplog, name, event
+):
+    _, _, job_id = analysis_job(conn)
+    add_feedback(conn, job_id, 0, "Chin up.")
+    before = conn.execute("select status, attempts, updated_at from ssml_jobs").fetchall()
+    with pipeline(db_url, tmp_path) as p:
+        response = _post_structured(p.clients["ssml"], event)
+    assert response.status_code == 200, name
+    assert conn.execute("select status, attempts, updated_at from ssml_jobs").fetchall() == before
+    assert any("acknowledged" in r.getMessage() for r in caplog.records), name
+
+
+class FlakyAnalyzer:
+    """A fake Analyzer port: fails transiently `failures` times, then analyses."""
+
+    def __init__(self, failures: int, error: Exception | None = None) -> None:
+        self.failures, self.calls = failures, 0
+        self.error = error or TransientError("503 from the model")
+
+    def analyze(self, video, *, size, content_type, voice):
+        self.calls += 1
+        video.read(16)
+        if self.calls <= self.failures:
+            raise self.error
+        item = FeedbackItem(0.5, "pacing", "Slow down a little.", 0.9, 0.6)
+        return Analysis(duration_seconds=3.0, items=(item,), provider="fake")
+
+
+def _video_job(conn, p):
+    user = create_user(conn)
+    video = insert_video(conn, user, upload_status="completed")
+    path = conn.execute("select storage_path from video_recordings where id = %s", (video,))
+    p.storage.upload("raw", path.fetchone()[0], b"not really a video", "video/mp4")
+    return conn.execute("select id from analysis_jobs").fetchone()[0]
+
+
+def test_transient_failure_retries_with_backoff_then_fails(conn, db_url, tmp_path):
+    with pipeline(db_url, tmp_path, CUECAST_MAX_ATTEMPTS=2) as p:
+        p.app.analyzer = FlakyAnalyzer(failures=10)
+        job_id = _video_job(conn, p)
+        client = p.clients["start_analysis"]
+        event = _event({"analysis_job_id": job_id})
+        assert _post_structured(client, event).status_code == 500  # raise: redeliver
+        status, attempts, due_later, error = conn.execute(
+            "select status, attempts, due_at > now(), error_message from analysis_jobs"
+        ).fetchone()
+        assert (status, attempts, due_later) == ("queued", 1, True)
+        assert "503" in error
+        assert _post_structured(client, event).status_code == 500  # early: not due yet
+        assert conn.execute("select attempts from analysis_jobs").fetchone() == (1,)
+        conn.execute("update analysis_jobs set due_at = now()")
+        assert _post_structured(client, event).status_code == 200  # last attempt: failed
+        assert conn.execute("select status, attempts from analysis_jobs").fetchone() == (
+            "failed",
+            2,
+        )
+
+
+def test_permanent_failure_fails_at_once(conn, db_url, tmp_path):
+    with pipeline(db_url, tmp_path) as p:
+        p.app.analyzer = FlakyAnalyzer(failures=0)
+        job_id = _video_job(conn, p)
+        p.storage.delete("raw", p.storage.list("raw", ""))  # the video object is gone
+        event = _event({"analysis_job_id": job_id})
+        assert _post_structured(p.clients["start_analysis"], event).status_code == 200
+        status, attempts, error = conn.execute(
+            "select status, attempts, error_message from analysis_jobs"
+        ).fetchone()
+    assert (status, attempts) == ("failed", 1)
+    assert error
+
+
+def test_two_workers_one_job_exactly_one_runs(conn, db_url, tmp_path):
+    with pipeline(db_url, tmp_path) as p:
+        analyzer = FlakyAnalyzer(failures=0)
+        p.app.analyzer = analyzer
+        for round_ in range(50):
+            conn.execute("delete from analysis_jobs")
+            job_id = _video_job(conn, p)
+            barrier = threading.Barrier(2)
+            results = []
+
+            def worker(job_id=job_id, barrier=barrier, results=results):
+                barrier.wait()
+                results.append(p.app.analysis_stage.run(job_id))
+
+            threads = [threading.Thread(target=worker) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(results) == ["completed", "nothing-to-do"], round_
+        assert analyzer.calls == 50
+
+
+@pytest.fixture
+def hook(conn, db_url, tmp_path):
+    with pipeline(db_url, tmp_path) as p:
+        yield p
+
+
+def _hook(p, body, secret=None, **kw):
+    headers = {"X-Webhook-Secret": p.secret if secret is None else secret}
+    return p.clients["webhook"].post("/", json=body, headers=headers, **kw)
+
+
+def test_webhook_good_secret_publishes_once_per_call(conn, hook):
+    user = create_user(conn)
+    video = insert_video(conn, user, upload_status="completed")
+    job_id = conn.execute("select id from analysis_jobs").fetchone()[0]
+    payload = {
+        "type": "INSERT",
+        "table": "analysis_jobs",
+        "schema": "public",
+        "record": {"id": job_id},
+    }
+    response = _hook(hook, payload)
+    assert response.status_code == 202
+    assert response.get_json() == {"analysis_job_id": job_id, "published": True}
+    assert _hook(hook, {"videoRecordingId": video}).get_json()["analysis_job_id"] == job_id
+    path = conn.execute("select storage_path from video_recordings").fetchone()[0]
+    assert _hook(hook, {"videoPath": path}).get_json()["analysis_job_id"] == job_id
+    assert hook.bus.published == [("cuecast-start-analysis", {"analysis_job_id": job_id})] * 3
+    assert conn.execute("select count(*) from analysis_jobs").fetchone() == (1,)
+
+
+def test_webhook_manual_start_creates_the_job(conn, hook):
+    user = create_user(conn)
+    video = insert_video(conn, user)  # upload not completed: no job yet
+    response = _hook(hook, {"videoRecordingId": video})
+    assert response.status_code == 202
+    assert conn.execute("select count(*), min(status) from analysis_jobs").fetchone() == (
+        1,
+        "queued",
+    )
+
+
+@pytest.mark.parametrize(
+    "secret_change",
+    [lambda s: s[:-1] + ("A" if s[-1] != "A" else "B"), lambda s: s + "x", lambda s: s[:-1],
+     lambda s: s.swapcase(), lambda s: ""],
+    ids=["last byte", "longer", "shorter", "case", "empty"],
+)  # fmt: skip
+def test_webhook_wrong_secret_is_401_and_publishes_nothing(hook, secret_change):
+    response = _hook(hook, {"videoRecordingId": 1}, secret=secret_change(hook.secret))
+    assert response.status_code == 401
+    assert hook.bus.published == []
+
+
+def test_webhook_missing_secret_header_is_401(hook):
+    response = hook.clients["webhook"].post("/", json={"videoRecordingId": 1})
+    assert response.status_code == 401
+    assert hook.bus.published == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_webhook_other_methods_are_405(hook, method):
+    response = hook.clients["webhook"].open("/", method=method)
+    assert response.status_code == 405
+    assert hook.bus.published == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], "x", {}, {"videoRecordingId": "1"}, {"videoRecordingId": -1}, {"videoPath": ""},
+     {"table": "other", "record": {"id": 1}}, {"videoRecordingId": 1.0}],
+)  # fmt: skip
+def test_webhook_malformed_bodies_are_400(hook, body):
+    response = _hook(hook, body)
+    assert response.status_code == 400
+    assert "error" in response.get_json()
+    assert hook.bus.published == []
+
+
+def test_webhook_non_json_is_rejected(hook):
+    response = hook.clients["webhook"].post(
+        "/", data="videoRecordingId=1", headers={"X-Webhook-Secret": hook.secret}
+    )
+    assert response.status_code == 415
+    assert hook.bus.published == []
+
+
+def test_webhook_unknown_recording_is_404(hook):
+    assert _hook(hook, {"videoRecordingId": 424242}).status_code == 404
+    assert _hook(hook, {"videoPath": "nobody/none.mp4"}).status_code == 404
+    assert hook.bus.published == []
+
+
+def test_webhook_duplicate_deliveries_analyse_once(conn, db_url, tmp_path):
+    with pipeline(db_url, tmp_path) as p:
+        analyzer = FlakyAnalyzer(failures=0)
+        p.app.analyzer = analyzer
+        job_id = _video_job(conn, p)
+        payload = {"type": "INSERT", "table": "analysis_jobs", "record": {"id": job_id}}
+        for _ in range(2):
+            assert _hook(p, payload).status_code == 202
+        p.bus.deliver_until_idle(timeout=60)
+        assert analyzer.calls == 1
+        assert conn.execute("select count(*) from analysis_feedback").fetchone() == (1,)
