@@ -1,0 +1,1 @@
+"""Adapters: production and offline implementations of the ports in `shared.ports`."""
