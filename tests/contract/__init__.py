@@ -1,0 +1,1 @@
+"""Contract tests: Terraform and the code, each read from its source, held to each other."""
