@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,embedded]'
 	touch $(STAMP)
 
+# Until `cuecast demo` lands (issue 5), the main job migrates the local database
+# (DATABASE_URL, else 127.0.0.1:5432) with the local Supabase surface.
 demo: $(STAMP)
-	$(BIN)/cuecast demo
+	$(BIN)/cuecast migrate --local-supabase
 
 test: check pytest
 

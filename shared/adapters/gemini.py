@@ -42,7 +42,13 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from shared.domain import Analysis, FeedbackItem, Voice
-from shared.errors import CuecastError, PermanentError, TransientError, describe
+from shared.errors import (
+    ConfigurationError,
+    CuecastError,
+    PermanentError,
+    TransientError,
+    describe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +114,8 @@ def make_gemini_client(
     transport errors are retried `retry_attempts` times in all, with exponential backoff.
     `base_url` points the client elsewhere (tests: a local server).
     """
+    if not api_key:
+        raise ConfigurationError("missing settings: GEMINI_API_KEY")
     options = types.HttpOptions(
         base_url=base_url,
         timeout=int(timeout_s * 1000),  # milliseconds

@@ -25,10 +25,11 @@ import av
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
+from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import texttospeech
 
 from shared.domain import Speech, Voice
-from shared.errors import PermanentError, TransientError, describe
+from shared.errors import ConfigurationError, PermanentError, TransientError, describe
 
 PROVIDER = "google-tts"
 _TRANSIENT_CODES = {408, 429}
@@ -44,7 +45,13 @@ def make_tts_client(endpoint: str | None = None) -> texttospeech.TextToSpeechCli
             client_options=ClientOptions(api_endpoint=endpoint),
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         )
-    return texttospeech.TextToSpeechClient()
+    try:
+        return texttospeech.TextToSpeechClient()
+    except DefaultCredentialsError as exc:
+        raise ConfigurationError(
+            "no Google Cloud credentials for Text-to-Speech: run as a service account or set "
+            "GOOGLE_APPLICATION_CREDENTIALS (or CUECAST_TTS_ENDPOINT for a local server)"
+        ) from exc
 
 
 def mp3_duration_ms(audio: bytes) -> int:

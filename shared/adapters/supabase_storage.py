@@ -33,10 +33,10 @@ from urllib.parse import quote
 
 import httpx
 from storage3.exceptions import StorageApiError
-from supabase import ClientOptions, create_client
+from supabase import ClientOptions, SupabaseException, create_client
 
 from shared.adapters.local_storage import ObjectNotFound
-from shared.errors import CuecastError, PermanentError, TransientError
+from shared.errors import ConfigurationError, CuecastError, PermanentError, TransientError
 from shared.paths import UnsafePath, validate_object_path
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -87,7 +87,6 @@ class HttpRangeReader(io.RawIOBase):
         *,
         what: str,
         chunk_size: int = 1 << 20,
-        redact: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self._client = client
@@ -95,7 +94,6 @@ class HttpRangeReader(io.RawIOBase):
         self._headers = headers
         self._what = what
         self._chunk_size = chunk_size
-        self._redact = redact
         self._size = -1
         self._pos = 0
         self._response: httpx.Response | None = None
@@ -179,7 +177,8 @@ class HttpRangeReader(io.RawIOBase):
 
     def _open_at(self, offset: int) -> None:
         self._drop_stream()
-        headers = {**self._headers, "Range": f"bytes={offset}-"}
+        # identity: byte offsets must be those of the object, not of a compressed body
+        headers = {**self._headers, "Range": f"bytes={offset}-", "Accept-Encoding": "identity"}
         try:
             request = self._client.build_request("GET", self._url, headers=headers)
             response = self._client.send(request, stream=True)
@@ -240,15 +239,21 @@ class SupabaseStorage:
         timeout: float = 30.0,
         read_ahead: int = 1 << 20,
     ) -> None:
+        if not url or not service_role_key:
+            raise ConfigurationError("missing settings: SUPABASE_SERVICE_ROLE_KEY, SUPABASE_URL")
         self._url = url.rstrip("/")
         self._key = service_role_key
         self._read_ahead = read_ahead
         # One connection pool for storage3 and the streamed reads (and no deprecated
         # storage3 `timeout` argument: the timeout lives on the httpx client).
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
-        client = create_client(
-            self._url, service_role_key, options=ClientOptions(httpx_client=self._http)
-        )
+        try:
+            client = create_client(
+                self._url, service_role_key, options=ClientOptions(httpx_client=self._http)
+            )
+        except SupabaseException as exc:
+            self._http.close()
+            raise ConfigurationError(f"SUPABASE_URL is not usable: {exc}") from exc
         self._storage = client.storage
 
     def _error(self, exc: Exception, what: str) -> CuecastError:

@@ -1,4 +1,7 @@
-"""Fixtures: the local protocol servers of tests/adapters/servers.py, one per test."""
+"""Fixtures: the local protocol servers of tests/adapters/servers.py, one per test.
+
+Each HTTP fake must end its test without an error of its own (`.errors`).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from tests.adapters.servers import FakeGemini, FakePubSub, FakeSupabaseStorage, 
 def fake_gemini() -> Iterator[FakeGemini]:
     with FakeGemini() as fake:
         yield fake
+    assert fake.errors == []
 
 
 @pytest.fixture
 def fake_tts() -> Iterator[FakeTextToSpeech]:
     with FakeTextToSpeech() as fake:
         yield fake
+    assert fake.errors == []
 
 
 @pytest.fixture
@@ -32,6 +37,7 @@ def service_key() -> str:
 def fake_supabase(service_key: str) -> Iterator[FakeSupabaseStorage]:
     with FakeSupabaseStorage(service_key) as fake:
         yield fake
+    assert fake.errors == []
 
 
 @pytest.fixture

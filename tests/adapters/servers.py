@@ -8,7 +8,8 @@ and records what it received, so tests assert on the wire, not on the adapter's 
   (`POST /upload/<v>/files`, then chunk POSTs to the returned upload URL), `GET`/`DELETE
   /<v>/files/<id>`, `POST /<v>/models/<model>:generateContent`. Queue answers with
   `.replies.append(json_reply(obj) | text_reply(s) | error_reply(code, status))`; set
-  `.processing_polls` (GETs answered PROCESSING before ACTIVE) or `.final_state`.
+  `.processing_polls` (GETs answered PROCESSING before ACTIVE), `.final_state` or
+  `.delete_status`; `.files` (uploaded bytes and chunk sizes) and `.deleted` record the rest.
 - `FakeTextToSpeech()` → `.endpoint` for `make_tts_client(endpoint)`. `POST
   /v1/text:synthesize` answers `{"audioContent": base64(.audio)}` (a real MP3 from
   `make_mp3`) unless `.replies` holds `(status, body)`.
@@ -138,6 +139,7 @@ class FakeGemini(HttpFake):
         self.replies: deque[Reply] = deque()
         self.processing_polls = 0
         self.final_state = "ACTIVE"
+        self.delete_status = 200  # another status makes every file DELETE fail with it
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         body = self.record(request)
@@ -195,6 +197,8 @@ class FakeGemini(HttpFake):
         file = self.files.get(name.removeprefix("files/"))
         if file is None or name in self.deleted:
             self.send(request, 404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+        elif request.command == "DELETE" and self.delete_status != 200:
+            self.send(request, *error_reply(self.delete_status, "INTERNAL"))
         elif request.command == "DELETE":
             with self.lock:
                 self.deleted.append(name)

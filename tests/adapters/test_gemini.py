@@ -13,7 +13,7 @@ from google import genai
 from shared.adapters.gemini import GeminiAnalyzer, make_gemini_client
 from shared.adapters.supabase_storage import SupabaseStorage
 from shared.domain import Analysis, FeedbackItem, Voice
-from shared.errors import PermanentError, TransientError
+from shared.errors import ConfigurationError, PermanentError, TransientError
 from tests.adapters.servers import (
     FakeGemini,
     FakeSupabaseStorage,
@@ -204,16 +204,9 @@ def test_a_failed_delete_is_logged_not_raised(
     fake_gemini: FakeGemini, client: genai.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_gemini.replies.append(json_reply(ITEMS))
-    original = fake_gemini._file
-
-    def refuse_delete(request, name):  # type: ignore[no-untyped-def]
-        if request.command == "DELETE":
-            fake_gemini.send(request, 500, {"error": {"code": 500, "status": "INTERNAL"}})
-        else:
-            original(request, name)
-
-    fake_gemini._file = refuse_delete  # type: ignore[method-assign]
+    fake_gemini.delete_status = 500
     assert len(analyze(client, b"video").items) == 2
+    assert fake_gemini.deleted == []
     assert "could not delete" in caplog.text
 
 
@@ -224,3 +217,8 @@ def test_an_unreachable_api_is_transient() -> None:
     with pytest.raises(TransientError, match="upload"):
         analyze(client, b"video")
     client.close()
+
+
+def test_a_missing_api_key_fails_at_start() -> None:
+    with pytest.raises(ConfigurationError, match="GEMINI_API_KEY"):
+        make_gemini_client("")

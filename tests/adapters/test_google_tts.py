@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +10,7 @@ from google.cloud import texttospeech
 
 from shared.adapters.google_tts import GoogleSynthesizer, make_tts_client, mp3_duration_ms
 from shared.domain import Voice
-from shared.errors import PermanentError, TransientError
+from shared.errors import ConfigurationError, PermanentError, TransientError
 from tests.adapters.servers import FakeTextToSpeech, error_reply, make_mp3
 
 VOICE = Voice(name="en-GB-Neural2-B", language="en-GB", style="calm")
@@ -87,3 +88,11 @@ def test_an_unreachable_endpoint_is_transient() -> None:
         endpoint = gone.endpoint
     with make_tts_client(endpoint) as client, pytest.raises(TransientError):
         GoogleSynthesizer(client, timeout_s=2).synthesize(SSML, VOICE)
+
+
+def test_missing_credentials_fail_at_start(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(ConfigurationError, match="GOOGLE_APPLICATION_CREDENTIALS"):
+        make_tts_client()

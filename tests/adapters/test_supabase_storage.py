@@ -13,7 +13,7 @@ import pytest
 
 from shared.adapters.local_storage import ObjectNotFound
 from shared.adapters.supabase_storage import SupabaseStorage
-from shared.errors import PermanentError, TransientError
+from shared.errors import ConfigurationError, PermanentError, TransientError
 from shared.paths import UnsafePath
 from tests.adapters.servers import FakeSupabaseStorage, generated_bytes
 
@@ -224,3 +224,9 @@ def test_a_1gb_download_streams_with_flat_memory(
     assert growth_mib < 64
     gets = [r for r in fake_supabase.requests if r[0] == "GET"]
     assert len(gets) == 1  # one Range request streamed the whole object
+
+
+@pytest.mark.parametrize(("url", "key"), [("", "k"), ("http://127.0.0.1:9", ""), ("ftp://x", "k")])
+def test_missing_settings_fail_at_start(url: str, key: str) -> None:
+    with pytest.raises(ConfigurationError):
+        SupabaseStorage(url, key)
