@@ -12,10 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,embedded]'
 	touch $(STAMP)
 
-# Until `cuecast demo` lands (issue 5), the main job migrates the local database
-# (DATABASE_URL, else 127.0.0.1:5432) with the local Supabase surface.
+# The main job: the whole pipeline on this machine (see README).
 demo: $(STAMP)
-	$(BIN)/cuecast migrate --local-supabase
+	$(BIN)/cuecast demo
 
 test: check pytest
 

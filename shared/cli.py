@@ -1,42 +1,330 @@
-"""The `cuecast` command: migrate, and (with the local runtime) demo, replay, reconcile,
-status and worker."""
+"""The `cuecast` command: migrate, demo, status, replay, reconcile and worker.
+
+Every command finds its database the same way (shared/local/database.py): DATABASE_URL, else
+the local server on 127.0.0.1:5432, else the embedded one. Commands that publish use the
+configured publisher; with the local one, the doorbells are delivered right here to the
+functions, so a local replay or reconcile runs the work it rings for.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import re
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
+from rich.console import Console
+from rich.table import Table
+
+from shared import logs
 from shared import migrate as migrations
+from shared.adapters.local_pubsub import LocalPubSub
+from shared.bootstrap import App
+from shared.domain import JobStatus, Stage
 from shared.errors import CuecastError
+from shared.local.database import DatabaseChoice, choose_database
+from shared.local.demo import audio_files, results_table, run_demo
+from shared.local.runtime import LocalRuntime, adapter_choices
+from shared.replay import ReplayReport, ReplaySelection, replay
+from shared.services.relay import reconcile
+from shared.settings import Settings
+from shared.status import JobStory, StageStatus, job_story, stage_status, to_json
 
-LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+STAGES = {stage.value: stage for stage in Stage}
+PORT_ORDER = ("webhook", "start_analysis", "ssml", "audio", "reconcile")  # from --port on
 
 
-def _database_url(args: argparse.Namespace) -> str:
-    return str(args.database_url or os.environ.get("DATABASE_URL") or LOCAL_DATABASE_URL)
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "database_url", None):
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    return settings
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    url = _database_url(args)
-    if args.local_supabase:
-        migrations.install_local_supabase(url)
-        print("installed the local Supabase surface")
-    applied = migrations.migrate(url, Path(args.dir), upto=args.upto)
+def _database(settings: Settings, console: Console, *, fresh: bool = False) -> DatabaseChoice:
+    choice = choose_database(
+        settings.database_url,
+        local_url=settings.local_database_url,
+        data_dir=Path(settings.local_home).resolve() / "pgdata",
+        fresh=fresh,
+    )
+    console.print(f"  database    {choice.source}")
+    return choice
+
+
+def _app(settings: Settings, choice: DatabaseChoice) -> App:
+    return App(settings.model_copy(update={"database_url": choice.url}))
+
+
+def _deliver_locally(app: App, console: Console, timeout_s: float = 600) -> None:
+    """With the local publisher, run the functions here until every doorbell is handled
+    (the bus has been idle for half a second)."""
+    bus = app.publisher
+    if not isinstance(bus, LocalPubSub) or bus.idle():
+        return
+    with LocalRuntime(app, workers=app.settings.db_pool_max_size):
+        deadline = time.monotonic() + timeout_s
+        idle_since: float | None = None
+        while idle_since is None or time.monotonic() - idle_since < 0.5:
+            if time.monotonic() > deadline:
+                raise CuecastError(f"local delivery still busy after {timeout_s:g} s")
+            idle_since = (idle_since or time.monotonic()) if bus.idle() else None
+            time.sleep(0.05)
+    console.print(f"delivered locally; {len(bus.dead_letters)} message(s) dead-lettered")
+
+
+def cmd_migrate(args: argparse.Namespace, console: Console) -> int:
+    choice = _database(_settings(args), console)
+    try:
+        if args.local_supabase:
+            migrations.install_local_supabase(choice.url)
+            console.print("installed the local Supabase surface")
+        applied = migrations.migrate(choice.url, Path(args.dir), upto=args.upto)
+    finally:
+        choice.stop()
     for migration in applied:
-        print(f"applied {migration.path.name}")
-    print(f"{len(applied)} migration(s) applied" if applied else "database is up to date")
+        console.print(f"applied {migration.path.name}")
+    console.print(f"{len(applied)} migration(s) applied" if applied else "database is up to date")
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    started = time.monotonic()
+    settings = _settings(args)
+    home = Path(settings.local_home)
+    log_path = home / "logs" / "demo.jsonl"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console.print("[bold]cuecast demo[/bold]: upload → analysis → SSML → audio, on this machine")
+    choice = _database(settings, console, fresh=args.fresh)
+    for name, what in adapter_choices(settings):
+        console.print(f"  {name:<11} {what}")
+    console.print(f"  delivery    {args.workers} worker(s), {args.transport}")
+    console.print(f"  logs        {log_path} (JSON lines)")
+    with log_path.open("a", encoding="utf-8") as log_file:
+        logs.configure(stream=log_file)
+        try:
+            run = run_demo(
+                settings.model_copy(update={"database_url": choice.url}),
+                video=Path(args.video) if args.video else None,
+                home=home,
+                workers=args.workers,
+                timeout_s=args.timeout,
+                started=started,
+                console=console,
+                transport=args.transport,
+            )
+        finally:
+            logs.configure(stream=sys.stderr)
+            choice.stop()
+    if run.story is not None:
+        storage = Path(settings.storage_dir) if settings.storage == "local" else None
+        console.print(results_table(run.story, storage))
+        for line in audio_files(run.story, storage):
+            console.print(f"  {line}", soft_wrap=True)
+    console.print(f"wall time from command start: {_stage_times(run.stage_done_s)}")
+    if run.failure:
+        console.print(f"[bold red]demo failed[/bold red]: {run.failure}")
+        return 1
+    console.print(f"[bold green]demo completed[/bold green] in {time.monotonic() - started:.2f} s")
+    return 0
+
+
+def _stage_times(done: dict[str, float]) -> str:
+    """`stage done at T s (+D s)` for each finished stage, D since the previous one."""
+    parts, previous = [], 0.0
+    for stage, seconds in done.items():
+        parts.append(f"{stage} done at {seconds:.2f} s (+{seconds - previous:.2f})")
+        previous = seconds
+    return ", ".join(parts) or "nothing finished"
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
+    quiet = Console(file=sys.stderr, quiet=args.json)
+    choice = _database(settings, quiet)
+    app = _app(settings, choice)
+    try:
+        with app.pool.connection() as conn:
+            if args.job is not None:
+                story = job_story(conn, args.job)
+                if story is None:
+                    raise CuecastError(f"no analysis job {args.job}")
+                report: Any = story
+            else:
+                report = [stage_status(conn, stage, args.failures) for stage in Stage]
+    finally:
+        app.close()
+        choice.stop()
+    if args.json:
+        print(json.dumps(to_json(report), indent=2))
+    elif args.job is not None:
+        _print_story(report, settings, console)
+    else:
+        _print_status(report, console)
+    return 0
+
+
+def _print_story(story: JobStory, settings: Settings, console: Console) -> None:
+    storage = Path(settings.storage_dir) if settings.storage == "local" else None
+    console.print(_story_header(story))
+    console.print(results_table(story, storage))
+    for line in audio_files(story, storage):
+        console.print(f"  {line}", soft_wrap=True)
+    for item in story.items:
+        for stage, job in (("ssml", item.ssml_job), ("audio", item.audio_job)):
+            if job and job["last_error"]:
+                console.print(f"  {stage} {item.feedback_id}: {job['last_error']}")
+
+
+def _print_status(report: list[StageStatus], console: Console) -> None:
+    console.print(_status_table(report))
+    for status in report:
+        for failure in status.failures:
+            console.print(
+                f"  {status.stage} {failure.id} failed after {failure.attempts} attempt(s)"
+                f" at {failure.at:%Y-%m-%d %H:%M:%S}: {failure.error}"
+            )
+
+
+def _story_header(story: JobStory) -> str:
+    job, video = story.job, story.video
+    timing = ""
+    if job["processing_started_at"] and job["processing_completed_at"]:
+        seconds = (job["processing_completed_at"] - job["processing_started_at"]).total_seconds()
+        timing = f", analysed in {seconds:.2f} s"
+    return (
+        f"analysis job {job['id']}: {job['status']} ({job['progress_percentage']}%), "
+        f"attempt {job['attempts']}, generation {job['generation']}{timing}\n"
+        f"  video {video['id']} {video['storage_path']} ({video['format']}, "
+        f"{video['file_size'] or 0:,} bytes, upload {video['upload_status']}), "
+        f"created {job['created_at']:%Y-%m-%d %H:%M:%S}\n"
+        + (f"  error: {job['error_message']}\n" if job["error_message"] else "")
+    )
+
+
+def _status_table(report: list[StageStatus]) -> Table:
+    table = Table(title="jobs by stage")
+    table.add_column("stage")
+    for name in JobStatus:
+        table.add_column(name.value, justify="right")
+    table.add_column("oldest queued", justify="right")
+    for stage in report:
+        oldest = "-" if stage.oldest_queued_s is None else f"{stage.oldest_queued_s:.0f} s"
+        counts = [str(stage.counts.get(s.value, 0)) for s in JobStatus]
+        table.add_row(str(stage.stage), *counts, oldest)
+    return table
+
+
+def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
+    choice = _database(settings, console)
+    app = _app(settings, choice)
+    selection = ReplaySelection(
+        stages=tuple(STAGES[s] for s in args.stage) if args.stage else tuple(Stage),
+        ids=tuple(args.id or ()),
+        statuses=tuple(JobStatus(s) for s in args.status or ()),
+        older_than_s=args.older_than,
+        limit=args.limit,
+    )
+    try:
+        report = replay(
+            app.pool,
+            app.publisher,
+            app.topics(),
+            selection,
+            requeue=args.requeue,
+            dry_run=args.dry_run,
+        )
+        _print_replay(report, console)
+        if not args.dry_run and not args.no_deliver:
+            _deliver_locally(app, console)
+    finally:
+        app.close()
+        choice.stop()
+    return 0
+
+
+def _print_replay(report: ReplayReport, console: Console) -> None:
+    for stage, selected in report.selected.items():
+        ids = " ".join(f"{key}({status})" for key, status in selected) or "none"
+        console.print(f"  {stage}: {ids}")
+        if report.requeued.get(stage):
+            console.print(f"  {stage}: re-queued {len(report.requeued[stage])} failed job(s)")
+    verb = "would publish" if report.dry_run else "published"
+    total = sum(len(s) for s in report.selected.values())
+    console.print(f"{verb} {total if report.dry_run else report.total_published()} message(s)")
+
+
+def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
+    choice = _database(settings, console)
+    app = _app(settings, choice)
+    try:
+        report = reconcile(app.pool, app.publisher, app.topics(), app.policy)
+        for stage in Stage:
+            console.print(
+                f"  {stage}: republished {len(report.republish.get(stage, []))},"
+                f" reclaimed {report.reclaimed.get(stage, 0)},"
+                f" failed {len(report.failed.get(stage, []))}"
+            )
+        console.print(f"reconciled: {report.total()} action(s)")
+        if not args.no_deliver:
+            _deliver_locally(app, console)
+    finally:
+        app.close()
+        choice.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
+    logs.configure(stream=sys.stdout)
+    choice = _database(settings, console)
+    migrations.install_local_supabase(choice.url)
+    migrations.migrate(choice.url)
+    app = _app(settings, choice)
+    ports = {name: args.port + offset for offset, name in enumerate(PORT_ORDER)}
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with LocalRuntime(app, workers=args.workers, transport="http", ports=ports) as runtime:
+            for name, endpoint in runtime.endpoints.items():
+                console.print(f"  {name:<15} {endpoint.url}")
+            console.print("serving; Ctrl-C stops (see README: run the functions locally)")
+            while not stop.wait(args.reconcile_every):
+                reconcile(app.pool, app.publisher, app.topics(), app.policy)
+    finally:
+        app.close()
+        choice.stop()
+    return 0
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90s, 15m, 2h, 1d)")
+    scale = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cuecast", description=__doc__)
+    parser = argparse.ArgumentParser(prog="cuecast", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    m = commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
-    m.add_argument("--database-url", help="defaults to $DATABASE_URL, else the local server")
+    def command(name: str, handler: Callable[..., int], help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("--database-url", help="defaults to $DATABASE_URL, else local/embedded")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    m = command("migrate", cmd_migrate, "apply pending migrations")
     m.add_argument("--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder")
     m.add_argument("--upto", help="stop after this 14-digit version")
     m.add_argument(
@@ -44,16 +332,50 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first install the Supabase surface for plain Postgres (local runs and tests)",
     )
-    m.set_defaults(handler=cmd_migrate)
+
+    d = command("demo", cmd_demo, "run the whole pipeline on a video, on this machine")
+    d.add_argument("video", nargs="?", help="an .mp4/.mov file (default: the generated sample)")
+    d.add_argument("--workers", type=int, default=4, help="local delivery threads")
+    d.add_argument("--timeout", type=float, default=300, help="seconds before giving up")
+    d.add_argument("--transport", choices=("inprocess", "http"), default="inprocess")
+    d.add_argument("--fresh", action="store_true", help="recreate the local `cuecast` database")
+
+    s = command("status", cmd_status, "jobs by stage and status, failures, one job's story")
+    s.add_argument("--job", type=int, help="the whole story of one analysis job")
+    s.add_argument("--failures", type=int, default=20, help="failures listed per stage")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+
+    r = command("replay", cmd_replay, "republish chosen jobs to their stage's topic")
+    r.add_argument("--stage", action="append", choices=sorted(STAGES), help="repeatable")
+    r.add_argument("--id", action="append", type=int, help="message id (repeatable)")
+    r.add_argument("--status", action="append", choices=[s.value for s in JobStatus])
+    r.add_argument("--older-than", type=_duration, help="last change older than (15m, 2h)")
+    r.add_argument("--requeue", action="store_true", help="failed → queued, attempts reset")
+    r.add_argument("--dry-run", action="store_true", help="list what would be sent")
+    r.add_argument("--limit", type=int, default=10_000, help="at most this many per stage")
+    r.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")
+
+    c = command("reconcile", cmd_reconcile, "one sweep: lost doorbells, expired leases")
+    c.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")
+
+    w = command("worker", cmd_worker, "serve the functions on loopback HTTP")
+    w.add_argument("--port", type=int, default=8080, help="first port (webhook); then +1 …")
+    w.add_argument("--workers", type=int, default=4, help="local delivery threads")
+    w.add_argument("--reconcile-every", type=float, default=60, help="seconds between sweeps")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
+    stream = out or sys.stdout
+    width = None if stream.isatty() else 160  # rich would assume 80 columns
+    console = Console(file=stream, highlight=False, width=width)
+    if args.command != "demo":
+        logs.configure(stream=sys.stderr)
+    handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
-        return handler(args)
-    except CuecastError as exc:
+        return handler(args, console)
+    except (CuecastError, FileNotFoundError) as exc:
         print(f"cuecast {args.command}: {exc}", file=sys.stderr)
         return 1
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import IO
 
 _context: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar(
     "cuecast_log_context", default=None
@@ -42,13 +43,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure(level: str | None = None) -> None:
-    """Route the root logger to stdout as JSON lines (idempotent)."""
+def configure(level: str | None = None, stream: IO[str] | None = None) -> None:
+    """Route the root logger to `stream` (stdout, where Cloud Logging reads) as JSON lines.
+    Idempotent: a second call only moves the one JSON handler to the new stream."""
     root = logging.getLogger()
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    handler = next((h for h in root.handlers if isinstance(h.formatter, JsonFormatter)), None)
+    if handler is None:
+        handler = logging.StreamHandler(stream or sys.stdout)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
+    elif stream is not None and isinstance(handler, logging.StreamHandler):
+        handler.setStream(stream)
     root.setLevel(level or os.environ.get("CUECAST_LOG_LEVEL", "INFO"))
 
 

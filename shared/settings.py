@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Local runs only: the project-local folder (embedded Postgres data, sample video, logs)
+    # and the server tried when DATABASE_URL is unset.
+    local_home: str = Field(default=".cuecast", alias="CUECAST_HOME")
+    local_database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres", alias="CUECAST_LOCAL_DATABASE_URL"
+    )
     db_pool_max_size: int = Field(default=4, ge=1, alias="CUECAST_DB_POOL_MAX_SIZE")
     statement_timeout_ms: int = Field(default=30_000, ge=0, alias="CUECAST_STATEMENT_TIMEOUT_MS")
 

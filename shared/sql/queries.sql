@@ -204,3 +204,103 @@ select cuecast.ensure_analysis_job(%(video_id)s)
 
 -- name: analysis_job_exists
 select id from public.analysis_jobs where id = %(id)s
+
+-- Operations (`cuecast status`, `cuecast replay`): read-mostly, written once like the rest.
+
+-- name: status_counts
+-- Jobs by status in one stage, with the age of the oldest queued job (seconds).
+select c.status, count(*),
+       extract(epoch from now() - min(c.updated_at) filter (where c.status = 'queued'))
+from {table} as c
+group by c.status
+
+-- name: status_failures
+select c.{key}, c.attempts, c.{error}, c.updated_at
+from {table} as c
+where c.status = 'failed'
+order by c.updated_at desc, c.{key}
+limit %(limit)s
+
+-- name: story_job
+select j.id, j.status, j.progress_percentage, j.attempts, j.generation, j.error_message,
+       j.voice, j.created_at, j.processing_started_at, j.processing_completed_at, j.updated_at,
+       v.id, v.user_id::text, v.filename, v.storage_path, v.format, v.file_size, v.upload_status
+from public.analysis_jobs as j
+join public.video_recordings as v on v.id = j.video_recording_id
+where j.id = %(id)s
+
+-- name: story_items
+-- Every feedback item of one analysis job with its two jobs and its segments.
+select f.id, f.item_index, f.timestamp_seconds, f.category, f.message,
+       f.ssml_status, f.audio_status,
+       s.status, s.attempts, s.last_error, s.created_at, s.updated_at,
+       a.status, a.attempts, a.last_error, a.created_at, a.updated_at,
+       (select count(*) from public.analysis_ssml_segments as ss where ss.feedback_id = f.id),
+       coalesce(array(select x.audio_url from public.analysis_audio_segments as x
+                      where x.feedback_id = f.id order by x.segment_index), '{}'),
+       coalesce(array(select x.duration_ms from public.analysis_audio_segments as x
+                      where x.feedback_id = f.id order by x.segment_index), '{}')
+from public.analysis_feedback as f
+left join public.ssml_jobs as s on s.feedback_id = f.id
+left join public.audio_jobs as a on a.feedback_id = f.id
+where f.analysis_job_id = %(id)s
+order by f.item_index
+
+-- name: job_for_video
+select id from public.analysis_jobs where video_recording_id = %(video_id)s
+
+-- name: replay_select
+-- The jobs a replay names: by message ids, statuses and age (each filter optional).
+select c.{key}, c.status
+from {table} as c
+where (%(keys)s::bigint[] is null or c.{key} = any(%(keys)s::bigint[]))
+  and (%(statuses)s::text[] is null or c.status = any(%(statuses)s::text[]))
+  and (%(older_than_s)s::float8 is null
+       or c.updated_at < now() - make_interval(secs => %(older_than_s)s::float8))
+order by c.{key}
+limit %(limit)s
+
+-- name: replay_requeue
+-- Failed jobs back to queued with attempts reset (a new generation), due now.
+update {table} as j
+set status = 'queued', attempts = 0, generation = j.generation + 1, {error} = null,
+    due_at = now(), published_at = now(), lease_expires_at = null
+where j.{key} = any(%(keys)s::bigint[]) and j.status = 'failed'
+returning j.{key}
+
+-- name: job_progress
+-- One analysis job and how far its items have come, for live progress.
+select j.status, j.progress_percentage, j.error_message,
+       count(f.id),
+       count(f.id) filter (where f.ssml_status in ('completed', 'skipped')),
+       count(f.id) filter (where f.ssml_status = 'failed'),
+       count(f.id) filter (where f.audio_status in ('completed', 'skipped')),
+       count(f.id) filter (where f.audio_status = 'failed')
+from public.analysis_jobs as j
+left join public.analysis_feedback as f on f.analysis_job_id = j.id
+where j.id = %(id)s
+group by j.id
+
+-- Local runs only (the Supabase surface of shared/sql/local_supabase.sql).
+
+-- name: local_set_secret
+-- The local Vault stand-in: what the webhook trigger reads to reach the webhook function.
+insert into vault.secrets (name, secret) values (%(name)s, %(secret)s)
+on conflict (name) do update set secret = excluded.secret
+
+-- name: local_create_user
+insert into auth.users (id, email) values (%(id)s, %(email)s)
+
+-- name: local_act_as
+-- For the rest of the transaction, act as a signed-in user, as PostgREST does.
+select set_config('role', 'authenticated', true),
+       set_config('request.jwt.claims', %(claims)s, true)
+
+-- name: local_insert_video
+insert into public.video_recordings
+  (user_id, filename, storage_path, format, file_size, upload_status)
+values (%(user_id)s, %(filename)s, %(path)s, %(format)s, %(size)s, 'uploading')
+returning id
+
+-- name: local_complete_upload
+update public.video_recordings set upload_status = 'completed' where id = %(id)s

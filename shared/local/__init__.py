@@ -1,0 +1,1 @@
+"""The local runtime: embedded database, local delivery, demo and operations commands."""

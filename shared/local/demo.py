@@ -1,0 +1,265 @@
+"""`cuecast demo [VIDEO]`: the whole pipeline on this machine, from an upload to audio.
+
+It does what the app and Supabase would: creates a user and a `video_recordings` row as that
+user, uploads the video to the raw bucket, flips `upload_status` to `completed` — and from
+the trigger on, the pipeline runs by itself (the webhook trigger records a `net.http_post`,
+the local webhook step posts it to the `webhook` function, and the local Pub/Sub bus carries
+every doorbell after that). Progress is read from the job tables, as the app would read it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared import migrate
+from shared.bootstrap import App
+from shared.domain import JobStatus
+from shared.local.runtime import LocalRuntime
+from shared.ports import PROCESSED_BUCKET, RAW_BUCKET
+from shared.queries import raw
+from shared.sample_video import write_sample_video
+from shared.settings import Settings
+from shared.status import JobStory, job_story
+
+LOCAL_WEBHOOK_URL = "http://127.0.0.1/webhook"  # in-process: the webhook step routes by name
+FORMATS = {".mp4": ("mp4", "video/mp4"), ".mov": ("mov", "video/quicktime")}
+
+
+@dataclass
+class Snapshot:
+    """One poll of the job tables."""
+
+    status: str
+    percent: int
+    error: str | None
+    items: int
+    ssml_done: int
+    ssml_failed: int
+    audio_done: int
+    audio_failed: int
+
+    def finished(self) -> bool:
+        settled = self.audio_done + self.audio_failed
+        return self.status == JobStatus.FAILED or (
+            self.status == JobStatus.COMPLETED and settled == self.items
+        )
+
+
+@dataclass
+class DemoRun:
+    job_id: int
+    stage_done_s: dict[str, float] = field(default_factory=dict)  # since command start
+    failure: str | None = None
+    story: JobStory | None = None
+
+
+def prepare_video(video: Path | None, home: Path) -> Path:
+    if video is not None:
+        if not video.is_file():
+            raise FileNotFoundError(f"no video at {video}")
+        return video
+    sample = home / "sample.mp4"
+    if not sample.exists():
+        sample.parent.mkdir(parents=True, exist_ok=True)
+        write_sample_video(sample)
+    return sample
+
+
+def start_upload(app: App, video: Path, webhook_url: str) -> int:
+    """Act as the app: a user, the upload, the video row, the completed flag. Returns the
+    analysis job the trigger created."""
+    fmt, content_type = FORMATS.get(video.suffix.lower(), ("mp4", "video/mp4"))
+    user = uuid.uuid4()
+    path = f"{user}/{video.name}"
+    secret = app.settings.webhook_secret
+    assert secret is not None
+    with app.pool.connection() as conn, conn.transaction():
+        for name, value in (
+            ("cuecast_webhook_url", webhook_url),
+            ("cuecast_webhook_secret", secret.get_secret_value()),
+        ):
+            conn.execute(raw("local_set_secret"), {"name": name, "secret": value})
+        conn.execute(raw("local_create_user"), {"id": user, "email": f"{user.hex[:8]}@demo.test"})
+    app.storage.upload(RAW_BUCKET, path, video.read_bytes(), content_type)
+    claims = json.dumps({"role": "authenticated", "sub": str(user)})
+    with app.pool.connection() as conn:
+        with conn.transaction():
+            conn.execute(raw("local_act_as"), {"claims": claims})
+            row = conn.execute(
+                raw("local_insert_video"),
+                {
+                    "user_id": user,
+                    "filename": video.name,
+                    "path": path,
+                    "format": fmt,
+                    "size": video.stat().st_size,
+                },
+            ).fetchone()
+            assert row is not None
+            video_id = int(row[0])
+        with conn.transaction():
+            conn.execute(raw("local_act_as"), {"claims": claims})
+            conn.execute(raw("local_complete_upload"), {"id": video_id})
+        found = conn.execute(raw("job_for_video"), {"video_id": video_id}).fetchone()
+    if found is None:
+        raise RuntimeError("the upload trigger created no analysis job")
+    return int(found[0])
+
+
+def poll(app: App, job_id: int) -> Snapshot:
+    with app.pool.connection() as conn:
+        row = conn.execute(raw("job_progress"), {"id": job_id}).fetchone()
+    assert row is not None
+    return Snapshot(row[0], int(row[1]), row[2], *(int(v) for v in row[3:]))
+
+
+def watch(app: App, run: DemoRun, started: float, timeout_s: float, console: Console) -> None:
+    """Live bars per stage until the job settles, fails or times out."""
+    columns = (TextColumn("{task.description:<15}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bars:
+        analysis = bars.add_task("start-analysis", total=100)
+        ssml = bars.add_task("ssml", total=None)
+        audio = bars.add_task("audio", total=None)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            now = poll(app, run.job_id)
+            bars.update(analysis, completed=now.percent)
+            if now.status == JobStatus.COMPLETED:
+                bars.update(ssml, total=now.items, completed=now.ssml_done + now.ssml_failed)
+                bars.update(audio, total=now.items, completed=now.audio_done + now.audio_failed)
+            _mark(run, now, started)
+            if now.finished():
+                return
+            if time.monotonic() > deadline:
+                run.failure = _timeout_reason(now, timeout_s)
+                return
+            time.sleep(0.05)
+
+
+def _mark(run: DemoRun, now: Snapshot, started: float) -> None:
+    elapsed = round(time.monotonic() - started, 2)
+    if now.status == JobStatus.COMPLETED:
+        run.stage_done_s.setdefault("start-analysis", elapsed)
+        if now.ssml_done + now.ssml_failed == now.items:
+            run.stage_done_s.setdefault("ssml", elapsed)
+        if now.audio_done + now.audio_failed == now.items:
+            run.stage_done_s.setdefault("audio", elapsed)
+
+
+def _timeout_reason(now: Snapshot, timeout_s: float) -> str:
+    if now.status != JobStatus.COMPLETED:
+        stage = f"start-analysis (job {now.status}, {now.percent}%)"
+    elif now.ssml_done + now.ssml_failed < now.items:
+        stage = f"ssml ({now.ssml_done} of {now.items} items done)"
+    else:
+        stage = f"audio ({now.audio_done} of {now.items} items done)"
+    return f"timed out after {timeout_s:g} s in {stage}"
+
+
+def failure_of(story: JobStory) -> str | None:
+    """Which stage failed and why, from the tables; None when everything completed."""
+    if story.job["status"] == JobStatus.FAILED:
+        return f"start-analysis failed: {story.job['error_message']}"
+    for item in story.items:
+        for stage, job in (("ssml", item.ssml_job), ("audio", item.audio_job)):
+            if job and job["status"] == JobStatus.FAILED:
+                return f"{stage} failed for feedback {item.feedback_id}: {job['last_error']}"
+    return None
+
+
+def results_table(story: JobStory, storage_dir: Path | None) -> Table:
+    """One row per feedback item; the audio files are listed under the table's rows."""
+    table = Table(title=f"analysis job {story.job['id']}: {len(story.items)} feedback items")
+    for name, justify in (
+        ("#", "right"),
+        ("at", "right"),
+        ("category", "left"),
+        ("ssml", "left"),
+        ("audio", "left"),
+        ("segments", "right"),
+        ("seconds", "right"),
+        ("message", "left"),
+    ):
+        wide = name == "message"
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if wide else len(name),
+            max_width=48 if wide else None,
+        )
+    for item in story.items:
+        minutes, seconds = divmod(item.timestamp_seconds, 60)
+        table.add_row(
+            str(item.item_index),
+            f"{int(minutes)}:{seconds:04.1f}",
+            item.category,
+            item.ssml_status,
+            item.audio_status,
+            f"{item.ssml_segments}/{len(item.audio_paths)}",
+            f"{item.audio_seconds:.2f}",
+            item.message or "",
+        )
+    return table
+
+
+def audio_files(story: JobStory, storage_dir: Path | None) -> list[str]:
+    """Every audio object of the job: a file path for local storage, else bucket/path."""
+    root = storage_dir / PROCESSED_BUCKET if storage_dir else Path(PROCESSED_BUCKET)
+    return [
+        f"#{item.item_index} {root / path}" for item in story.items for path in item.audio_paths
+    ]
+
+
+def with_webhook_secret(settings: Settings) -> Settings:
+    """The local run's settings: a webhook secret made up for this run if none is set."""
+    if settings.webhook_secret is not None:
+        return settings
+    secret = SecretStr(secrets.token_urlsafe(32))
+    return settings.model_copy(update={"webhook_secret": secret})
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    video: Path | None,
+    home: Path,
+    workers: int,
+    timeout_s: float,
+    started: float,
+    console: Console,
+    transport: str = "inprocess",
+    **app_kwargs: Any,
+) -> DemoRun:
+    assert settings.database_url
+    migrate.install_local_supabase(settings.database_url)
+    applied = migrate.migrate(settings.database_url)
+    console.print(f"  migrations  {len(applied) or 'none'} applied")
+    clip = prepare_video(video, home)
+    console.print(f"  video       {clip} ({clip.stat().st_size:,} bytes)")
+    app = App(with_webhook_secret(settings), **app_kwargs)
+    try:
+        with LocalRuntime(app, workers=workers, transport=transport) as runtime:
+            url = runtime.endpoints["webhook"].url or LOCAL_WEBHOOK_URL
+            run = DemoRun(start_upload(app, clip, url))
+            console.print(f"  job         {run.job_id} (upload completed as the user)\n")
+            watch(app, run, started, timeout_s, console)
+        with app.pool.connection() as conn:
+            run.story = job_story(conn, run.job_id)
+    finally:
+        app.close()
+    if run.story is not None and run.failure is None:
+        run.failure = failure_of(run.story)
+    return run

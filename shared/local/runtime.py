@@ -1,0 +1,203 @@
+"""The local runtime: the five entry points served by functions-framework, fed by the local
+Pub/Sub bus and by the local webhook step, on one machine with no cloud account.
+
+- Each function is a functions-framework app built from `main.py`, exactly as Cloud Run
+  builds it; `transport="inprocess"` calls it through its WSGI test client, `transport="http"`
+  serves it on loopback (one port per function) and posts to it over HTTP.
+- `workers` threads take due messages from the bus and push them as Pub/Sub CloudEvents; a
+  non-2xx answer is a nack (redelivery with backoff, then the dead-letter list).
+- The webhook step stands in for pg_net: it takes what the `net.http_post` stand-in recorded
+  and posts it, with its headers, to the `webhook` function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import functions_framework
+import httpx
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from shared import bootstrap
+from shared.adapters.local_pubsub import LocalPubSub
+from shared.bootstrap import App
+from shared.settings import Settings
+from shared.topology import FUNCTIONS
+
+log = logging.getLogger("cuecast.local")
+
+PUSH_DEADLINE_S = 600.0  # Pub/Sub's longest push acknowledgement deadline
+Post = Callable[[dict[str, str], bytes], int]  # (headers, body) → HTTP status
+
+
+def main_source() -> str:
+    """Path of `main.py`, the module Cloud Functions loads."""
+    spec = importlib.util.find_spec("main")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("main.py is not importable: install cuecast (pip install -e .)")
+    return spec.origin
+
+
+@dataclass
+class Endpoint:
+    name: str
+    post: Post
+    url: str | None = None  # set for the http transport
+
+
+def _inprocess(name: str, source: str) -> Endpoint:
+    flask_app = functions_framework.create_app(name, source)  # type: ignore[no-untyped-call]
+    client = flask_app.test_client()
+
+    def post(headers: dict[str, str], body: bytes) -> int:
+        return int(client.post("/", data=body, headers=headers).status_code)
+
+    return Endpoint(name, post)
+
+
+class LocalRuntime:
+    """Start with `with LocalRuntime(app) as runtime:`; the App is installed as the process's
+    App for the duration, so the entry points use its adapters (and its bus)."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        workers: int = 4,
+        transport: str = "inprocess",
+        host: str = "127.0.0.1",
+        ports: dict[str, int] | None = None,
+        webhook_poll_s: float = 0.1,
+    ) -> None:
+        if not isinstance(app.publisher, LocalPubSub):
+            raise TypeError("the local runtime needs the local Pub/Sub publisher")
+        self.app, self.bus = app, app.publisher
+        self.workers, self.transport = workers, transport
+        self.host, self.ports = host, ports or {}
+        self.webhook_poll_s = webhook_poll_s
+        self.endpoints: dict[str, Endpoint] = {}
+        self.webhooks_sent = 0
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._previous: App | None = None
+        self._http = httpx.Client(timeout=PUSH_DEADLINE_S)
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._previous = bootstrap.install(self.app)
+        source = main_source()
+        for name in FUNCTIONS:
+            self.endpoints[name] = (
+                self._serve(name, source) if self.transport == "http" else _inprocess(name, source)
+            )
+        for stage in (s for spec in FUNCTIONS.values() if (s := spec.trigger)):
+            entry = next(n for n, spec in FUNCTIONS.items() if spec.trigger == stage)
+            self.bus.subscribe(self.app.settings.topic(stage), self._pusher(entry))
+        for i in range(self.workers):
+            self._spawn(f"cuecast-delivery-{i}", self._deliver_forever)
+        self._spawn("cuecast-webhook-step", self._relay_webhooks_forever)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for server in self._servers:
+            server.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._http.close()
+        bootstrap.install(self._previous)
+
+    def call(self, name: str, headers: dict[str, str], body: bytes) -> int:
+        return self.endpoints[name].post(headers, body)
+
+    def ring_webhooks(self) -> int:
+        """The local webhook step, once: post every recorded `net.http_post` request to the
+        `webhook` function. Returns how many were sent."""
+        with self.app.pool.connection() as conn:
+            rows = conn.execute(
+                "with taken as (delete from net.http_request_queue returning id, headers, body)"
+                " select headers, body from taken order by id"
+            ).fetchall()
+        for headers, body in rows:
+            status = self.call("webhook", dict(headers or {}), _json_bytes(body))
+            if not 200 <= status < 300:  # pg_net does not retry; the reconciler will
+                log.warning("webhook step: the webhook answered", extra={"status": status})
+        self.webhooks_sent += len(rows)
+        return len(rows)
+
+    def _serve(self, name: str, source: str) -> Endpoint:
+        flask_app = functions_framework.create_app(name, source)  # type: ignore[no-untyped-call]
+        server = make_server(self.host, self.ports.get(name, 0), flask_app, threaded=True)
+        self._servers.append(server)
+        self._spawn(f"cuecast-http-{name}", server.serve_forever)
+        url = f"http://{self.host}:{server.server_port}/"
+
+        def post(headers: dict[str, str], body: bytes) -> int:
+            return self._http.post(url, content=body, headers=headers).status_code
+
+        return Endpoint(name, post, url)
+
+    def _pusher(self, name: str) -> Callable[[dict[str, str], bytes], bool]:
+        def push(headers: dict[str, str], body: bytes) -> bool:
+            return 200 <= self.call(name, headers, body) < 300  # Pub/Sub push: 2xx acks
+
+        return push
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _deliver_forever(self) -> None:
+        while not self._stop.is_set():
+            self.bus.deliver_one(timeout=0.1)
+
+    def _relay_webhooks_forever(self) -> None:
+        while not self._stop.wait(self.webhook_poll_s):
+            try:
+                self.ring_webhooks()
+            except Exception:
+                log.exception("webhook step failed; retrying")
+
+
+def _json_bytes(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+def adapter_choices(settings: Settings) -> list[tuple[str, str]]:
+    """What each port is bound to under `settings`, in words, for the start-up report."""
+    s = settings
+    storage = (
+        f"Supabase Storage at {s.supabase_url}"
+        if s.storage == "supabase"
+        else f"local directory {s.storage_dir}"
+    )
+    publisher = (
+        f"Google Pub/Sub, project {s.gcp_project}"
+        if s.publisher == "pubsub"
+        else "local Pub/Sub (real CloudEvents through functions-framework)"
+    )
+    analyzer = (
+        f"Gemini {s.gemini_model}" if s.analyzer == "gemini" else "offline (PyAV signal analysis)"
+    )
+    ssml = f"Gemini {s.gemini_model}, builder fallback" if s.ssml_writer == "gemini" else "builder"
+    tts = "Google Cloud Text-to-Speech" if s.tts == "google" else "eSpeak NG (espeakng-loader)"
+    return [
+        ("storage", storage),
+        ("publisher", publisher),
+        ("analyzer", analyzer),
+        ("ssml", ssml),
+        ("tts", tts),
+    ]

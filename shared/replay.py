@@ -1,0 +1,83 @@
+"""Replay: republish chosen jobs' doorbells to their stage's topic (DESIGN.md step 8).
+
+Jobs are chosen per stage by message ids, statuses and age. With `requeue`, failed jobs go
+back to `queued` (attempts reset, a new generation) in the same transaction that selects
+them, and the doorbells are published after the commit. A doorbell for a job with nothing
+to do (completed, or held by a live lease) is acknowledged without work, so replaying too
+much is harmless; a dry run lists what would be sent and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from shared import messages
+from shared.domain import JobStatus, Stage
+from shared.errors import ConfigurationError
+from shared.ports import Publisher
+from shared.queries import TABLES
+
+
+@dataclass(frozen=True)
+class ReplaySelection:
+    stages: tuple[Stage, ...] = tuple(Stage)
+    ids: tuple[int, ...] = ()
+    statuses: tuple[JobStatus, ...] = ()
+    older_than_s: float | None = None
+    limit: int = 10_000
+
+    def check(self) -> None:
+        if not (self.ids or self.statuses or self.older_than_s is not None):
+            raise ConfigurationError("choose jobs by --id, --status or --older-than")
+        if self.ids and len(self.stages) != 1:
+            raise ConfigurationError("--id names message ids of one stage: give one --stage")
+
+
+@dataclass
+class ReplayReport:
+    selected: dict[Stage, list[tuple[int, str]]] = field(default_factory=dict)
+    requeued: dict[Stage, list[int]] = field(default_factory=dict)
+    published: dict[Stage, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def total_published(self) -> int:
+        return sum(self.published.values())
+
+
+def replay(
+    pool: ConnectionPool[Any],
+    publisher: Publisher,
+    topics: dict[Stage, str],
+    selection: ReplaySelection,
+    *,
+    requeue: bool = False,
+    dry_run: bool = False,
+) -> ReplayReport:
+    selection.check()
+    report = ReplayReport(dry_run=dry_run)
+    for stage in selection.stages:
+        table = TABLES[stage]
+        params = {
+            "keys": list(selection.ids) or None,
+            "statuses": [s.value for s in selection.statuses] or None,
+            "older_than_s": selection.older_than_s,
+            "limit": selection.limit,
+        }
+        with pool.connection() as conn, conn.transaction():
+            rows = conn.execute(table.query("replay_select"), params).fetchall()
+            selected = [(int(key), str(status)) for key, status in rows]
+            failed = [key for key, status in selected if status == JobStatus.FAILED]
+            requeued: list[int] = []
+            if requeue and failed and not dry_run:
+                found = conn.execute(table.query("replay_requeue"), {"keys": failed})
+                requeued = sorted(int(k) for (k,) in found)
+        report.selected[stage] = selected
+        report.requeued[stage] = requeued
+        keys = [key for key, _ in selected]
+        report.published[stage] = 0 if dry_run else len(keys)
+        if keys and not dry_run:  # a failed publish raises: the count must be true
+            publisher.publish(topics[stage], [messages.encode(stage, k) for k in keys])
+    return report

@@ -1,0 +1,77 @@
+"""`cuecast worker`: the functions served on loopback HTTP by functions-framework; a manual
+start posted to the webhook with curl-like HTTP runs the whole pipeline over HTTP."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from shared.sample_video import write_sample_video
+from tests.supa import complete_upload, create_user, insert_video
+
+
+def _free_port_block(size: int = 5) -> int:
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            base = int(sock.getsockname()[1])
+        if base + size < 65000 and all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_worker_serves_the_functions_over_http(conn, db_url, tmp_path):
+    secret = secrets.token_urlsafe(16)
+    port = _free_port_block()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUECAST_")}
+    env |= {
+        "DATABASE_URL": db_url,
+        "WEBHOOK_SECRET": secret,
+        "CUECAST_STORAGE_DIR": str(tmp_path / "storage"),
+        "CUECAST_HOME": str(tmp_path / ".cuecast"),
+    }
+    user = create_user(conn)
+    video = insert_video(conn, user, name="clip.mp4")
+    raw = tmp_path / "storage" / "raw" / str(user)
+    raw.mkdir(parents=True)
+    write_sample_video(raw / "clip.mp4")
+    complete_upload(conn, user, video)
+    command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
+    with subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as worker:
+        try:
+            assert worker.stdout is not None
+            lines = [worker.stdout.readline() for _ in range(7)]
+            assert f"webhook         http://127.0.0.1:{port}/" in "".join(lines), lines
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/",
+                json={"videoRecordingId": video},
+                headers={"X-Webhook-Secret": secret},
+            )
+            assert answer.status_code == 202, answer.text
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "select count(*), count(*) filter (where audio_status = 'completed')"
+                    " from analysis_feedback"
+                ).fetchone()
+                if row[0] and row[0] == row[1]:
+                    break
+                time.sleep(0.2)
+            assert row[0] >= 3 and row[0] == row[1], row
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert worker.returncode == 0
