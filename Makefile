@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker clean
+.PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ snapshot: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/cuecast worker
+
+# The chaos run, bigger than CI's (SEED=N to repeat one); add ARGS=--db-faults to cut
+# connections mid-run.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.run --videos 100 --items 30 $(if $(SEED),--seed $(SEED)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-checkov .cuecast .pytest_cache .mypy_cache .ruff_cache

@@ -87,7 +87,7 @@ class LocalPubSub:
             for message in messages:
                 self.published.append((topic, dict(message)))
                 envelope = Envelope(
-                    time.monotonic(),
+                    time.monotonic() + self.delay_s(),
                     next(self._seq),
                     topic,
                     json.dumps(message).encode(),
@@ -96,6 +96,10 @@ class LocalPubSub:
                 )
                 heapq.heappush(self._queue, envelope)
             self._cond.notify_all()
+
+    def delay_s(self) -> float:
+        """How long a new message waits before its first delivery (a test hook)."""
+        return 0.0
 
     def backoff(self, deliveries: int) -> float:
         return min(self.max_backoff_s, self.min_backoff_s * 2.0 ** (deliveries - 1))

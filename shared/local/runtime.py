@@ -34,6 +34,7 @@ log = logging.getLogger("cuecast.local")
 
 PUSH_DEADLINE_S = 600.0  # Pub/Sub's longest push acknowledgement deadline
 Post = Callable[[dict[str, str], bytes], int]  # (headers, body) → HTTP status
+Push = Callable[[dict[str, str], bytes], bool]  # (headers, body) → acknowledged
 
 
 def main_source() -> str:
@@ -74,6 +75,7 @@ class LocalRuntime:
         host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
         webhook_poll_s: float = 0.1,
+        wrap_push: Callable[[str, Push], Push] | None = None,
     ) -> None:
         if not isinstance(app.publisher, LocalPubSub):
             raise TypeError("the local runtime needs the local Pub/Sub publisher")
@@ -81,6 +83,7 @@ class LocalRuntime:
         self.workers, self.transport = workers, transport
         self.host, self.ports = host, ports or {}
         self.webhook_poll_s = webhook_poll_s
+        self.wrap_push = wrap_push  # (function name, push) → push: fault injection in tests
         self.endpoints: dict[str, Endpoint] = {}
         self.webhooks_sent = 0
         self._servers: list[BaseWSGIServer] = []
@@ -149,11 +152,11 @@ class LocalRuntime:
 
         return Endpoint(name, post, url)
 
-    def _pusher(self, name: str) -> Callable[[dict[str, str], bytes], bool]:
+    def _pusher(self, name: str) -> Push:
         def push(headers: dict[str, str], body: bytes) -> bool:
             return 200 <= self.call(name, headers, body) < 300  # Pub/Sub push: 2xx acks
 
-        return push
+        return self.wrap_push(name, push) if self.wrap_push else push
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
