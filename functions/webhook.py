@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import uuid
 from typing import Any
 
 import flask
@@ -68,6 +69,12 @@ def _refuse(request: flask.Request, secret: str | None) -> flask.Response | None
 
 @functions_framework.http
 def webhook(request: flask.Request) -> flask.Response:
+    trace = logs.trace_from_headers(dict(request.headers)) or uuid.uuid4().hex
+    with logs.bind(function="webhook", trace=trace):
+        return _handle(request)
+
+
+def _handle(request: flask.Request) -> flask.Response:
     app = get_app("webhook")
     expected = app.settings.webhook_secret
     refusal = _refuse(request, expected.get_secret_value() if expected else None)
@@ -76,16 +83,17 @@ def webhook(request: flask.Request) -> flask.Response:
     try:
         start = parse_start(request.get_json(silent=True))
     except InvalidMessage as exc:
+        log.warning("malformed webhook body", extra={"reason": str(exc)})
         return _reply(400, error=str(exc))
     try:
-        with logs.bind(function="webhook"):
-            job_id = start_analysis(
-                app.pool,
-                app.publisher_for("webhook"),
-                app.settings.topic(Stage.ANALYSIS),
-                **start,
-            )
+        job_id = start_analysis(
+            app.pool,
+            app.publisher_for("webhook"),
+            app.settings.topic(Stage.ANALYSIS),
+            **start,
+        )
     except NotFound as exc:
+        log.warning("webhook names nothing", extra={"reason": str(exc)})
         return _reply(404, error=str(exc))
     log.info("start-analysis published", extra={"analysis_job_id": job_id})
     return _reply(202, analysis_job_id=job_id, published=True)

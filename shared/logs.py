@@ -11,8 +11,9 @@ import contextvars
 import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO
@@ -22,6 +23,9 @@ _context: contextvars.ContextVar[dict[str, object] | None] = contextvars.Context
 )
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _TRACE_FIELD = "logging.googleapis.com/trace"
+_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/|$)")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_CHATTY = ("httpx", "werkzeug", "urllib3")  # one INFO line per HTTP request
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,6 +59,8 @@ def configure(level: str | None = None, stream: IO[str] | None = None) -> None:
     elif stream is not None and isinstance(handler, logging.StreamHandler):
         handler.setStream(stream)
     root.setLevel(level or os.environ.get("CUECAST_LOG_LEVEL", "INFO"))
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @contextmanager
@@ -66,6 +72,29 @@ def bind(**fields: object) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def current_trace() -> str | None:
+    """The trace id bound to this context, to pass on with the next doorbell."""
+    trace = (_context.get() or {}).get("trace")
+    return trace if isinstance(trace, str) else None
+
+
+def trace_attributes() -> dict[str, str] | None:
+    """Pub/Sub message attributes that carry the current trace to the next function."""
+    trace = current_trace()
+    return {"trace": trace} if trace else None
+
+
+def trace_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The trace id of an HTTP request: Cloud Run's X-Cloud-Trace-Context, or W3C
+    traceparent."""
+    cloud = headers.get("X-Cloud-Trace-Context", "")
+    if match := _CLOUD_TRACE.match(cloud):
+        return match.group(1)
+    if match := _TRACEPARENT.match(headers.get("traceparent", "")):
+        return match.group(1)
+    return None
 
 
 def get_logger(name: str) -> logging.Logger:

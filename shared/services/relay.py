@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from shared import queue
+from shared import logs, queue
 from shared.domain import Stage
 from shared.errors import PermanentError
 from shared.ports import Publisher
@@ -51,7 +51,7 @@ def start_analysis(
     if job_id is None:
         what = f"analysis job {analysis_job_id}" if analysis_job_id else "video recording"
         raise NotFound(f"no {what} {video_recording_id or ''}".strip())
-    publisher.publish(topic, [{Stage.ANALYSIS.id_field: int(job_id)}])
+    publisher.publish(topic, [{Stage.ANALYSIS.id_field: int(job_id)}], logs.trace_attributes())
     return int(job_id)
 
 

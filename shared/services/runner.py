@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from psycopg_pool import ConnectionPool
 
-from shared import messages, queue
+from shared import logs, messages, queue
 from shared.database import Conn
 from shared.domain import Stage
 from shared.errors import TransientError
@@ -107,7 +107,7 @@ def publish_after_commit(publisher: Publisher, topic: str, stage: Stage, ids: li
     if not ids:
         return
     try:
-        publisher.publish(topic, [messages.encode(stage, i) for i in ids])
+        publisher.publish(topic, [messages.encode(stage, i) for i in ids], logs.trace_attributes())
     except Exception as exc:  # the reconciler republishes from the tables
         log.error(
             "publish failed after commit; the reconciler will ring again",
