@@ -50,6 +50,7 @@ class App:
 
     def __init__(self, settings: Settings | None = None, **given: Any) -> None:
         self.settings = settings or Settings()
+        self._given = set(given)
         for name, value in given.items():
             setattr(self, name, value)  # overrides the cached_property of the same name
 
@@ -190,8 +191,14 @@ class App:
         return {stage: self.settings.topic(stage) for stage in Stage}
 
     def close(self) -> None:
+        """Close what this App built (a given adapter belongs to whoever gave it)."""
         if "pool" in self.__dict__:
             self.pool.close()
+        publisher = self.__dict__.get("publisher")
+        if publisher is not None and "publisher" not in self._given:
+            close = getattr(publisher, "close", None)
+            if callable(close):
+                close()
 
 
 _lock = threading.Lock()
