@@ -120,7 +120,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                 transport=args.transport,
             )
         finally:
-            logs.configure(stream=sys.stderr)
+            logs.configure(stream=logs.STDERR)
             choice.stop()
     if run.story is not None:
         storage = Path(settings.storage_dir) if settings.storage == "local" else None
@@ -284,7 +284,7 @@ def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_worker(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
-    logs.configure(stream=sys.stdout)
+    logs.configure(stream=logs.STDOUT)
     choice = _database(settings, console)
     migrations.install_local_supabase(choice.url)
     migrations.migrate(choice.url)
@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     width = None if stream.isatty() else 160  # rich would assume 80 columns
     console = Console(file=stream, highlight=False, width=width)
     if args.command != "demo":
-        logs.configure(stream=sys.stderr)
+        logs.configure(stream=logs.STDERR)
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         return handler(args, console)

@@ -47,13 +47,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure(level: str | None = None, stream: IO[str] | None = None) -> None:
+class StdStream:
+    """sys.stdout or sys.stderr, looked up at each write (tests and tools replace them)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        stream: IO[str] = getattr(sys, self.name)
+        return stream.write(text)
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+
+STDOUT, STDERR = StdStream("stdout"), StdStream("stderr")
+
+
+def configure(level: str | None = None, stream: IO[str] | StdStream | None = None) -> None:
     """Route the root logger to `stream` (stdout, where Cloud Logging reads) as JSON lines.
     Idempotent: a second call only moves the one JSON handler to the new stream."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h.formatter, JsonFormatter)), None)
     if handler is None:
-        handler = logging.StreamHandler(stream or sys.stdout)
+        handler = logging.StreamHandler(stream or STDOUT)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     elif stream is not None and isinstance(handler, logging.StreamHandler):

@@ -88,3 +88,18 @@ def test_a_replay_must_choose(conn, monkeypatch, db_url, capsys):
     assert "choose jobs by --id, --status or --older-than" in capsys.readouterr().err
     assert main(["replay", "--id", "1"], out=io.StringIO()) == 1
     assert "give one --stage" in capsys.readouterr().err
+
+
+def test_by_age_takes_only_jobs_unchanged_for_longer(conn, cuecast):
+    _, _, job_id = analysis_job(conn)
+    old, new = (add_feedback(conn, job_id, i, f"item {i}") for i in range(2))
+    with conn.transaction():  # no triggers: the touch trigger would reset updated_at
+        conn.execute("set local session_replication_role = replica")
+        conn.execute(
+            "update ssml_jobs set updated_at = now() - interval '2 hours' where feedback_id = %s",
+            (old,),
+        )
+    out = cuecast("replay", "--stage", "ssml", "--older-than", "90m", "--dry-run")
+    assert f"ssml: {old}(queued)" in out
+    assert str(new) + "(" not in out
+    assert "would publish 1 message(s)" in out
