@@ -2,14 +2,25 @@
 
 Deploy each function with its `--entry-point`: start_analysis, ssml, audio (Pub/Sub
 CloudEvents), webhook and reconcile (HTTP).
+
+functions-framework executes this module inside the application context of the Flask app it
+is building for the chosen entry point; that app gets the hook that acknowledges deliveries
+functions-framework itself would refuse (functions/_delivery.py). Imported anywhere else,
+the module only exposes the entry points.
 """
 
 from __future__ import annotations
 
+import flask
+
+from functions import _delivery
 from functions.audio import audio
 from functions.reconcile import reconcile
 from functions.ssml import ssml
 from functions.start_analysis import start_analysis
 from functions.webhook import webhook
+
+if flask.has_app_context():
+    _delivery.install(flask.current_app)
 
 __all__ = ["audio", "reconcile", "ssml", "start_analysis", "webhook"]

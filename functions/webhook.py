@@ -1,13 +1,16 @@
 """webhook: the Supabase database webhook, and manual starts, → the start-analysis topic.
 
-POST only (405), the shared secret in `X-Webhook-Secret` (401), a JSON object body (400):
-Supabase's payload for `analysis_jobs`, `{"videoRecordingId": N}` or `{"videoPath": "…"}`.
-An unknown recording or job is a 404; otherwise 202 with the job id, after publishing.
+POST only (405), the shared secret in `X-Webhook-Secret` (401; a blank configured secret
+matches nothing), at most 256 KB whether the length is declared or the body is chunked (413),
+declared as JSON (415), a JSON object body (400): Supabase's payload for `analysis_jobs`,
+`{"videoRecordingId": N}` or `{"videoPath": "…"}`. An unknown recording or job is a 404;
+otherwise 202 with the job id, after publishing.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import uuid
 from typing import Any
@@ -50,6 +53,15 @@ def parse_start(body: object) -> dict[str, Any]:
     raise InvalidMessage("expected a Supabase analysis_jobs payload, videoRecordingId or videoPath")
 
 
+def _json(data: bytes) -> object:
+    """The body as JSON; None when it is not UTF-8 JSON (deep nesting and 5,000-digit
+    numbers included, which json reports as RecursionError and a plain ValueError)."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+
+
 def _refuse(request: flask.Request, secret: str | None) -> flask.Response | None:
     """The reply for a request that must go no further, or None to proceed."""
     if request.method != "POST":
@@ -57,7 +69,9 @@ def _refuse(request: flask.Request, secret: str | None) -> flask.Response | None
         response.headers["Allow"] = "POST"
         return response
     given = request.headers.get(SECRET_HEADER, "")
-    if secret is None or not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
+    if not (secret and secret.strip()) or not hmac.compare_digest(
+        given.encode("utf-8"), secret.encode("utf-8")
+    ):
         log.warning("webhook call with a wrong or missing secret")
         return _reply(401, error="unauthorized")
     if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -80,8 +94,11 @@ def _handle(request: flask.Request) -> flask.Response:
     refusal = _refuse(request, expected.get_secret_value() if expected else None)
     if refusal is not None:
         return refusal
+    data = request.stream.read(MAX_BODY_BYTES + 1)  # a chunked body declares no length
+    if len(data) > MAX_BODY_BYTES:
+        return _reply(413, error="body too large")
     try:
-        start = parse_start(request.get_json(silent=True))
+        start = parse_start(_json(data))
     except InvalidMessage as exc:
         log.warning("malformed webhook body", extra={"reason": str(exc)})
         return _reply(400, error=str(exc))

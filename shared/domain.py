@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 # Google Cloud Text-to-Speech rejects input over 5,000 bytes; every SSML segment fits this.
 TTS_INPUT_LIMIT_BYTES = 5000
+
+# What a Postgres text value cannot hold: NUL, and (not being UTF-8) lone surrogates.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` without the characters Postgres refuses (a model's output may carry them)."""
+    return _UNSTORABLE.sub("", text)
 
 
 class JobStatus(StrEnum):
@@ -70,6 +79,12 @@ class FeedbackItem:
     message: str
     confidence: float
     impact: float
+
+    def storable(self) -> FeedbackItem:
+        """This item with the characters Postgres refuses removed from its text."""
+        return replace(
+            self, category=storable_text(self.category), message=storable_text(self.message)
+        )
 
     def problems(self, video_duration_seconds: float | None) -> list[str]:
         """Why this item cannot be stored (empty when it is valid)."""

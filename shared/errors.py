@@ -47,8 +47,14 @@ def is_transient(exc: BaseException) -> bool:
     )
     if isinstance(exc, transient):
         return True
-    permanent = (psycopg.errors.IntegrityError, psycopg.errors.DataError, ValueError, TypeError)
-    return not isinstance(exc, permanent | KeyError | UnicodeError)
+    permanent = (
+        psycopg.errors.IntegrityError,
+        psycopg.errors.DataError,  # also psycopg's own refusal of NUL in text
+        ValueError,  # UnicodeError included
+        TypeError,
+        KeyError,
+    )
+    return not isinstance(exc, permanent)
 
 
 def describe(exc: BaseException, limit: int = 2000) -> str:

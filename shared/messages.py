@@ -19,6 +19,10 @@ from shared.errors import InvalidMessage
 PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 MAX_DATA_BYTES = 16 * 1024  # an id message is tens of bytes; anything near this is not ours
 MAX_ID = 2**63 - 1
+# What json.loads raises for bytes that are no JSON document: JSONDecodeError, but also
+# UnicodeDecodeError and, for integers over 4,300 digits, a plain ValueError (all
+# ValueErrors), and RecursionError for arrays nested thousands deep.
+_UNPARSEABLE = (ValueError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,8 @@ def decode_payload(stage: Stage, data: bytes) -> int:
         raise InvalidMessage(f"message data is {len(data)} bytes, over {MAX_DATA_BYTES}")
     try:
         payload = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"message data is not UTF-8 JSON: {exc}") from exc
+    except _UNPARSEABLE as exc:
+        raise InvalidMessage(f"message data is not UTF-8 JSON: {_brief(exc)}") from exc
     if not isinstance(payload, dict) or set(payload) != {stage.id_field}:
         raise InvalidMessage(f'expected {{"{stage.id_field}": <int>}}, got {_preview(payload)}')
     return parse_id(payload[stage.id_field], stage.id_field)
@@ -62,8 +66,8 @@ def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell
     if isinstance(data, bytes | str):  # binary-mode events may arrive undecoded
         try:
             data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise InvalidMessage(f"CloudEvent data is not JSON: {exc}") from exc
+        except _UNPARSEABLE as exc:
+            raise InvalidMessage(f"CloudEvent data is not UTF-8 JSON: {_brief(exc)}") from exc
     message = data.get("message") if isinstance(data, Mapping) else None
     if not isinstance(message, Mapping):
         raise InvalidMessage("CloudEvent data has no Pub/Sub `message` object")
@@ -85,6 +89,11 @@ def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell
         trace=trace if isinstance(trace, str) else None,
         message_id=str(message_id) if message_id else None,
     )
+
+
+def _brief(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _preview(value: object, limit: int = 120) -> str:

@@ -15,6 +15,7 @@ Layout:
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from urllib.parse import unquote
 
@@ -52,9 +53,24 @@ def validate_object_path(path: str) -> str:
     for segment in path.split("/"):
         if not segment:
             raise UnsafePath("object path has an empty segment")
-        if segment in (".", "..") or unquote(segment) in (".", ".."):
-            raise UnsafePath("object path has a '.' or '..' segment")
+        for form in _seen_as(segment):
+            if form in (".", ".."):
+                raise UnsafePath("object path has a '.' or '..' segment")
+            if form != segment and ("/" in form or "\\" in form or any(map(_is_control, form))):
+                raise UnsafePath("object path hides a separator or control character")
     return path
+
+
+def _seen_as(segment: str) -> list[str]:
+    """The segment as a layer that decodes percent-escapes (once or again) or normalises
+    Unicode (NFKC: fullwidth dots and slashes, the two-dot leader) might read it."""
+    forms = [segment]
+    for _ in range(3):
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    return forms + [unicodedata.normalize("NFKC", form) for form in forms]
 
 
 def _canonical_user(user_id: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain import Stage, Voice
@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     voice_name: str = Field(default="en-US-Neural2-D", alias="CUECAST_VOICE_NAME")
     voice_language: str = Field(default="en-US", alias="CUECAST_VOICE_LANGUAGE")
     voice_style: str = Field(default="coach", alias="CUECAST_VOICE_STYLE")
+
+    @field_validator("supabase_service_role_key", "gemini_api_key", "webhook_secret")
+    @classmethod
+    def _blank_secret_is_missing(cls, value: SecretStr | None) -> SecretStr | None:
+        """A blank secret is no secret: it counts as missing, so the function fails at start
+        (an empty WEBHOOK_SECRET would otherwise match a request that sends none)."""
+        return value if value is not None and value.get_secret_value().strip() else None
 
     def voice(self) -> Voice:
         return Voice(name=self.voice_name, language=self.voice_language, style=self.voice_style)

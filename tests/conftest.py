@@ -67,6 +67,20 @@ def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     drop_database(pg_admin_url, name)
 
 
+@pytest.fixture(scope="module")
+def module_db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, fully migrated database shared by one test module (superuser URL).
+
+    For modules of many small cases that leave the shared rows alone (poison input that must
+    change nothing, rolled-back access checks) or each add rows of their own: they share the
+    cost of one clone instead of paying it per case.
+    """
+    name = f"cuecast_m_{uuid.uuid4().hex[:12]}"
+    _create_database(pg_admin_url, name, template=template_db)
+    yield with_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
+
+
 @pytest.fixture
 def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """A superuser connection (autocommit) to the test's database, for setup and checks."""

@@ -41,9 +41,11 @@ class Saved:
 
 
 def valid_items(analysis: Analysis) -> list[FeedbackItem]:
-    """Items that can be stored; the rest are logged and dropped. None valid is permanent."""
+    """Items that can be stored (without the characters Postgres refuses); the rest are
+    logged and dropped. None valid is permanent."""
     kept = []
-    for position, item in enumerate(analysis.items):
+    for position, proposed in enumerate(analysis.items):
+        item = proposed.storable()
         problems = item.problems(analysis.duration_seconds)
         if problems:
             log.warning("feedback item dropped", extra={"item": position, "problems": problems})

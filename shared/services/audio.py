@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -92,7 +92,9 @@ class AudioStage:
         speech = self.synthesizer.synthesize(ssml, script.voice)
         path = self._path(claim, script, index, speech)
         self.storage.upload(PROCESSED_BUCKET, path, speech.audio, speech.content_type)
-        return speech
+        # Keep what the rows need, not the audio: a long item is hours of speech, and only
+        # the segments being synthesised right now should be in memory.
+        return replace(speech, audio=b"")
 
     def _save(self, conn: Conn, claim: Claim, script: Script, rendered: Rendered) -> None:
         first = rendered.speeches[0]

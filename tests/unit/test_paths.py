@@ -51,6 +51,16 @@ HOSTILE = [
     "%2e%2e/x",
     "a/%2E%2E/b",
     "a/%2e/b",
+    "a/..%2fb",  # one segment that decodes to a traversal
+    "a/%2e%2e%2f%2e%2e%2fb",
+    "%252e%252e/x",  # double-encoded
+    "a/%252e%252e%252fb",
+    "a/%5c..%5cb",  # encoded backslashes
+    "a/%00b",  # an encoded NUL
+    "a/%0ab",
+    "a/\uff0e\uff0e/b",  # fullwidth full stops: '..' after NFKC
+    "a/\u2025/b",  # two-dot leader: '..' after NFKC
+    "a/\uff0f..\uff0fb",  # fullwidth solidus: '/../' after NFKC
     "x" * (MAX_PATH_BYTES + 1),
     "é" * (MAX_PATH_BYTES // 2 + 1),  # 1026 bytes in UTF-8, 513 characters
 ]
@@ -77,6 +87,9 @@ def test_unsafe_path_is_permanent() -> None:
         "a/.hidden",
         "a/..b/c..",
         "a/%41",
+        "a/50%25 off.mp4",
+        "a/%ff.mp4",  # not UTF-8 once decoded: a strange name, not a traversal
+        "ａ/ｃｌｉｐ.mp4",  # fullwidth letters are only letters
         "x" * MAX_PATH_BYTES,
     ],
 )
