@@ -254,6 +254,7 @@ def run_demo(
         with LocalRuntime(app, workers=workers, transport=transport) as runtime:
             url = runtime.endpoints["webhook"].url or LOCAL_WEBHOOK_URL
             run = DemoRun(start_upload(app, clip, url))
+            run.stage_done_s["setup and upload"] = round(time.monotonic() - started, 2)
             console.print(f"  job         {run.job_id} (upload completed as the user)\n")
             watch(app, run, started, timeout_s, console)
         with app.pool.connection() as conn:
