@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker chaos clean
+.PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker chaos bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,25 @@ worker: $(STAMP)
 # connections mid-run.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.run --videos 100 --items 30 $(if $(SEED),--seed $(SEED)) $(ARGS)
+
+# Benchmarks (bench/README.md): every script at its default size (~25 min on 2 cores), or
+# all six at a tiny size (~1 min; results in bench/results/smoke-*.json).
+bench: $(STAMP)
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.limit
+	$(BIN)/python -m bench.roundtrips
+	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.audio
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench.throughput --items 200 --rounds 1 --variants --output smoke-throughput
+	$(BIN)/python -m bench.limit --items 200 --rounds 1 --output smoke-limit
+	$(BIN)/python -m bench.roundtrips --items 50 --output smoke-roundtrips
+	$(BIN)/python -m bench.scale --sizes 1000 10000 --queued 1000 --rounds 1 --claims 200 \
+		--pairs 300 --passage 2000 --output smoke-scale
+	$(BIN)/python -m bench.memory --large-mb 50 --output smoke-memory
+	$(BIN)/python -m bench.audio --repeat 2 --output smoke-audio
 
 clean:
 	rm -rf $(VENV) .venv-checkov .cuecast .pytest_cache .mypy_cache .ruff_cache

@@ -70,10 +70,13 @@ class AudioStage:
 
     def _work(self, claim: Claim, script: Script) -> Rendered:
         workers = max(1, min(self.synthesizer.max_concurrency, len(script.segments)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="tts") as pool:
-            speeches = list(
-                pool.map(lambda s: self._speak_and_upload(claim, script, *s), script.segments)
-            )
+        if workers == 1:  # one segment, or a one-at-a-time voice: no thread pool to pay for
+            speeches = [self._speak_and_upload(claim, script, *s) for s in script.segments]
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="tts") as pool:
+                speeches = list(
+                    pool.map(lambda s: self._speak_and_upload(claim, script, *s), script.segments)
+                )
         paths = [self._path(claim, script, index, speech) for (index, _), speech in
                  zip(script.segments, speeches, strict=True)]  # fmt: skip
         return Rendered(paths, speeches)
@@ -116,7 +119,10 @@ class AudioStage:
         )
 
     def _after(self, claim: Claim, script: Script, rendered: Rendered, saved: None) -> None:
-        """Remove this item's objects from older generations (never newer ones)."""
+        """Remove this item's objects from older generations (never newer ones). A first
+        generation has none, and is spared the listing (an HTTP call on Supabase)."""
+        if claim.generation <= 1:
+            return
         prefix = feedback_prefix(script.user_id, script.analysis_job_id, claim.key)
         stale = [
             path
