@@ -138,7 +138,7 @@ class ScriptedAnalyzer:
         assert read == size, (read, size)
         items = tuple(
             FeedbackItem(
-                timestamp_seconds=i * 0.3,
+                timestamp_seconds=round(i * 5.9 / self.items, 2),  # within the 6 s video
                 category="pacing",
                 message=(f"Item {i}: keep your elbows in. " * (220 if i % 8 == 7 else 1)).strip(),
                 confidence=0.9,

@@ -144,7 +144,7 @@ def run_chaos(db_url: str, workdir: Path, config: ChaosConfig) -> ChaosReport:
         "CUECAST_LEASE_SECONDS": config.lease_seconds,
         "CUECAST_BACKOFF_BASE_SECONDS": 0.05,
         "CUECAST_BACKOFF_CAP_SECONDS": 0.5,
-        "CUECAST_DOORBELL_GRACE_SECONDS": 1,
+        "CUECAST_DOORBELL_GRACE_SECONDS": 3,  # longer than a busy bus takes to deliver
         "CUECAST_DB_POOL_MAX_SIZE": 8,
         "CUECAST_STATEMENT_TIMEOUT_MS": 10_000,
     }
@@ -175,7 +175,7 @@ def run_chaos(db_url: str, workdir: Path, config: ChaosConfig) -> ChaosReport:
 
         set_webhook_secrets(conn, "http://127.0.0.1/webhook", env["WEBHOOK_SECRET"])
         try:
-            with runtime, _every(0.5, reconcile):
+            with runtime, _every(1.0, reconcile):
                 _seed(conn, storage, video, config.videos)
                 cutting = (
                     _every(config.terminate_every_s, cut, config.terminations)
