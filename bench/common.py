@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from shared import migrate
+from tests.conftest import create_database as create_test_database
+from tests.conftest import drop_database
 from tests.pg import admin_url, with_database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -38,21 +39,9 @@ def database_name(name: str) -> str:
 
 
 def create_database(admin: str, name: str, template: str | None = None) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-        )
-        query = sql.SQL("create database {}").format(sql.Identifier(name))
-        if template:
-            query = sql.SQL("{} template {}").format(query, sql.Identifier(template))
-        conn.execute(query)
-
-
-def drop_database(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-        )
+    """A new, empty database `name` (any left over from an interrupted run dropped first)."""
+    drop_database(admin, name)
+    create_test_database(admin, name, template)
 
 
 @contextmanager

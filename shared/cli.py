@@ -16,7 +16,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,8 +60,22 @@ def _database(settings: Settings, console: Console, *, fresh: bool = False) -> D
     return choice
 
 
-def _app(settings: Settings, choice: DatabaseChoice) -> App:
-    return App(settings.model_copy(update={"database_url": choice.url}))
+@contextmanager
+def _opened_app(settings: Settings, console: Console, *, migrate: bool = False) -> Iterator[App]:
+    """An App on the chosen database (migrated first when asked); closed, and an embedded
+    server stopped, when the block ends."""
+    choice = _database(settings, console)
+    try:
+        if migrate:
+            migrations.install_local_supabase(choice.url)
+            migrations.migrate(choice.url)
+        app = App(settings.model_copy(update={"database_url": choice.url}))
+        try:
+            yield app
+        finally:
+            app.close()
+    finally:
+        choice.stop()
 
 
 def _deliver_locally(app: App, console: Console, timeout_s: float = 600) -> None:
@@ -160,20 +175,14 @@ def _stage_times(done: dict[str, float]) -> str:
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
     quiet = Console(file=sys.stderr, quiet=args.json)
-    choice = _database(settings, quiet)
-    app = _app(settings, choice)
-    try:
-        with app.pool.connection() as conn:
-            if args.job is not None:
-                story = job_story(conn, args.job)
-                if story is None:
-                    raise CuecastError(f"no analysis job {args.job}")
-                report: Any = story
-            else:
-                report = [stage_status(conn, stage, args.failures) for stage in Stage]
-    finally:
-        app.close()
-        choice.stop()
+    with _opened_app(settings, quiet) as app, app.pool.connection() as conn:
+        if args.job is not None:
+            story = job_story(conn, args.job)
+            if story is None:
+                raise CuecastError(f"no analysis job {args.job}")
+            report: Any = story
+        else:
+            report = [stage_status(conn, stage, args.failures) for stage in Stage]
     if args.json:
         print(json.dumps(to_json(report), indent=2))
     elif args.job is not None:
@@ -236,8 +245,6 @@ def _status_table(report: list[StageStatus]) -> Table:
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
-    choice = _database(settings, console)
-    app = _app(settings, choice)
     selection = ReplaySelection(
         stages=tuple(STAGES[s] for s in args.stage) if args.stage else tuple(Stage),
         ids=tuple(args.id or ()),
@@ -245,7 +252,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         older_than_s=args.older_than,
         limit=args.limit,
     )
-    try:
+    with _opened_app(settings, console) as app:
         report = replay(
             app.pool,
             app.publisher,
@@ -257,9 +264,6 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         _print_replay(report, console)
         if not args.dry_run and not args.no_deliver:
             _deliver_locally(app, console)
-    finally:
-        app.close()
-        choice.stop()
     return 0
 
 
@@ -275,10 +279,7 @@ def _print_replay(report: ReplayReport, console: Console) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
-    settings = _settings(args)
-    choice = _database(settings, console)
-    app = _app(settings, choice)
-    try:
+    with _opened_app(_settings(args), console) as app:
         report = reconcile(app.pool, app.publisher, app.topics(), app.policy)
         for stage in Stage:
             console.print(
@@ -289,33 +290,24 @@ def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
         console.print(f"reconciled: {report.total()} action(s)")
         if not args.no_deliver:
             _deliver_locally(app, console)
-    finally:
-        app.close()
-        choice.stop()
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, console: Console) -> int:
-    settings = _settings(args)
     logs.configure(stream=logs.STDOUT)
-    choice = _database(settings, console)
-    migrations.install_local_supabase(choice.url)
-    migrations.migrate(choice.url)
-    app = _app(settings, choice)
     ports = {name: args.port + offset for offset, name in enumerate(PORT_ORDER)}
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    try:
-        with LocalRuntime(app, workers=args.workers, transport="http", ports=ports) as runtime:
-            for name, endpoint in runtime.endpoints.items():
-                console.print(f"  {name:<15} {endpoint.url}")
-            console.print("serving; Ctrl-C stops (see README: run the functions locally)")
-            while not stop.wait(args.reconcile_every):
-                reconcile(app.pool, app.publisher, app.topics(), app.policy)
-    finally:
-        app.close()
-        choice.stop()
+    with (
+        _opened_app(_settings(args), console, migrate=True) as app,
+        LocalRuntime(app, workers=args.workers, transport="http", ports=ports) as runtime,
+    ):
+        for name, endpoint in runtime.endpoints.items():
+            console.print(f"  {name:<15} {endpoint.url}")
+        console.print("serving; Ctrl-C stops (see README: run the functions locally)")
+        while not stop.wait(args.reconcile_every):
+            reconcile(app.pool, app.publisher, app.topics(), app.policy)
     return 0
 
 

@@ -20,7 +20,7 @@ def pg_admin_url() -> str:
     return admin_url()
 
 
-def _create_database(admin: str, name: str, template: str | None = None) -> None:
+def create_database(admin: str, name: str, template: str | None = None) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         query = sql.SQL("create database {}").format(sql.Identifier(name))
         if template:
@@ -41,7 +41,7 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"cuecast_tpl_{worker}_{os.getpid()}"
     drop_database(pg_admin_url, name)
-    _create_database(pg_admin_url, name)
+    create_database(pg_admin_url, name)
     url = with_database(pg_admin_url, name)
     migrate.install_local_supabase(url)
     migrate.migrate(url)
@@ -53,7 +53,7 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
 def empty_db(pg_admin_url: str) -> Iterator[str]:
     """A database with nothing in it: for migration tests."""
     name = f"cuecast_e_{uuid.uuid4().hex[:12]}"
-    _create_database(pg_admin_url, name)
+    create_database(pg_admin_url, name)
     yield with_database(pg_admin_url, name)
     drop_database(pg_admin_url, name)
 
@@ -62,7 +62,7 @@ def empty_db(pg_admin_url: str) -> Iterator[str]:
 def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """A fresh, fully migrated database for one test; its URL (superuser)."""
     name = f"cuecast_t_{uuid.uuid4().hex[:12]}"
-    _create_database(pg_admin_url, name, template=template_db)
+    create_database(pg_admin_url, name, template=template_db)
     yield with_database(pg_admin_url, name)
     drop_database(pg_admin_url, name)
 
@@ -76,7 +76,7 @@ def module_db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     cost of one clone instead of paying it per case.
     """
     name = f"cuecast_m_{uuid.uuid4().hex[:12]}"
-    _create_database(pg_admin_url, name, template=template_db)
+    create_database(pg_admin_url, name, template=template_db)
     yield with_database(pg_admin_url, name)
     drop_database(pg_admin_url, name)
 

@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from shared import bootstrap
 from shared.adapters.local_pubsub import LocalPubSub
 from shared.bootstrap import App
+from shared.queries import raw
 from shared.settings import Settings
 from shared.topology import FUNCTIONS
 
@@ -129,10 +130,7 @@ class LocalRuntime:
         """The local webhook step, once: post every recorded `net.http_post` request to the
         `webhook` function. Returns how many were sent."""
         with self.app.pool.connection() as conn:
-            rows = conn.execute(
-                "with taken as (delete from net.http_request_queue returning id, headers, body)"
-                " select headers, body from taken order by id"
-            ).fetchall()
+            rows = conn.execute(raw("local_take_webhook_requests")).fetchall()
         for headers, body in rows:
             status = self.call("webhook", dict(headers or {}), _json_bytes(body))
             if not 200 <= status < 300:  # pg_net does not retry; the reconciler will

@@ -304,3 +304,8 @@ returning id
 
 -- name: local_complete_upload
 update public.video_recordings set upload_status = 'completed' where id = %(id)s
+
+-- name: local_take_webhook_requests
+-- The local webhook step: take every request the net.http_post stand-in recorded.
+with taken as (delete from net.http_request_queue returning id, headers, body)
+select headers, body from taken order by id

@@ -266,7 +266,7 @@ def check_invariants(
 
 def main() -> None:
     from shared import migrate
-    from tests.conftest import drop_database
+    from tests.conftest import create_database, drop_database
     from tests.pg import admin_url, with_database
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -277,8 +277,7 @@ def main() -> None:
     parser.add_argument("--db-faults", action="store_true", help="cut connections mid-run")
     args = parser.parse_args()
     admin, name = admin_url(), f"cuecast_chaos_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+    create_database(admin, name)
     url = with_database(admin, name)
     try:
         migrate.install_local_supabase(url)
