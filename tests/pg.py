@@ -1,37 +1,15 @@
-"""Where the tests' Postgres is: a configured URL, the local server, or the embedded one."""
+"""Where the tests' Postgres is: a configured URL, the local server, or the embedded one —
+the same order as a local run (shared/local/database.py), whose helpers this reuses."""
 
 from __future__ import annotations
 
-import atexit
 import os
-import socket
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from shared.local.database import LOCAL_SERVER_URL, answers, start_embedded, with_database
 
-LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _answers(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
-            pass
-        with psycopg.connect(url, connect_timeout=3):
-            return True
-    except (OSError, psycopg.Error):
-        return False
-
-
-def _embedded_url() -> str:
-    import pgserver
-
-    data = Path(os.environ.get("CUECAST_PGDATA", Path(tempfile.gettempdir()) / "cuecast-pgtest"))
-    server = pgserver.get_server(data, cleanup_mode="stop")
-    atexit.register(server.cleanup)
-    return str(server.get_uri())
+__all__ = ["admin_url", "with_database"]
 
 
 def admin_url() -> str:
@@ -39,11 +17,8 @@ def admin_url() -> str:
     configured = os.environ.get("CUECAST_TEST_ADMIN_URL")
     if configured:
         return configured
-    if _answers(LOCAL_ADMIN_URL):
-        return LOCAL_ADMIN_URL
-    return _embedded_url()
-
-
-def with_database(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + dbname))
+    if answers(LOCAL_SERVER_URL):
+        return LOCAL_SERVER_URL
+    default = Path(tempfile.gettempdir()) / "cuecast-pgtest"
+    url, _stop = start_embedded(Path(os.environ.get("CUECAST_PGDATA", default)))
+    return url  # stopped at exit (start_embedded registers it)
