@@ -42,17 +42,23 @@ class Snapshot:
 
     status: str
     percent: int
-    error: str | None
     items: int
     ssml_done: int
     ssml_failed: int
     audio_done: int
     audio_failed: int
 
+    @property
+    def ssml_settled(self) -> int:
+        return self.ssml_done + self.ssml_failed
+
+    @property
+    def audio_settled(self) -> int:
+        return self.audio_done + self.audio_failed
+
     def finished(self) -> bool:
-        settled = self.audio_done + self.audio_failed
         return self.status == JobStatus.FAILED or (
-            self.status == JobStatus.COMPLETED and settled == self.items
+            self.status == JobStatus.COMPLETED and self.audio_settled == self.items
         )
 
 
@@ -121,7 +127,7 @@ def poll(app: App, job_id: int) -> Snapshot:
     with app.pool.connection() as conn:
         row = conn.execute(raw("job_progress"), {"id": job_id}).fetchone()
     assert row is not None
-    return Snapshot(row[0], int(row[1]), row[2], *(int(v) for v in row[3:]))
+    return Snapshot(row[0], *(int(v) for v in row[1:]))
 
 
 def watch(app: App, run: DemoRun, started: float, timeout_s: float, console: Console) -> None:
@@ -136,8 +142,8 @@ def watch(app: App, run: DemoRun, started: float, timeout_s: float, console: Con
             now = poll(app, run.job_id)
             bars.update(analysis, completed=now.percent)
             if now.status == JobStatus.COMPLETED:
-                bars.update(ssml, total=now.items, completed=now.ssml_done + now.ssml_failed)
-                bars.update(audio, total=now.items, completed=now.audio_done + now.audio_failed)
+                bars.update(ssml, total=now.items, completed=now.ssml_settled)
+                bars.update(audio, total=now.items, completed=now.audio_settled)
             _mark(run, now, started)
             if now.finished():
                 return
@@ -151,16 +157,16 @@ def _mark(run: DemoRun, now: Snapshot, started: float) -> None:
     elapsed = round(time.monotonic() - started, 2)
     if now.status == JobStatus.COMPLETED:
         run.stage_done_s.setdefault("start-analysis", elapsed)
-        if now.ssml_done + now.ssml_failed == now.items:
+        if now.ssml_settled == now.items:
             run.stage_done_s.setdefault("ssml", elapsed)
-        if now.audio_done + now.audio_failed == now.items:
+        if now.audio_settled == now.items:
             run.stage_done_s.setdefault("audio", elapsed)
 
 
 def _timeout_reason(now: Snapshot, timeout_s: float) -> str:
     if now.status != JobStatus.COMPLETED:
         stage = f"start-analysis (job {now.status}, {now.percent}%)"
-    elif now.ssml_done + now.ssml_failed < now.items:
+    elif now.ssml_settled < now.items:
         stage = f"ssml ({now.ssml_done} of {now.items} items done)"
     else:
         stage = f"audio ({now.audio_done} of {now.items} items done)"

@@ -270,7 +270,7 @@ returning j.{key}
 
 -- name: job_progress
 -- One analysis job and how far its items have come, for live progress.
-select j.status, j.progress_percentage, j.error_message,
+select j.status, j.progress_percentage,
        count(f.id),
        count(f.id) filter (where f.ssml_status in ('completed', 'skipped')),
        count(f.id) filter (where f.ssml_status = 'failed'),
