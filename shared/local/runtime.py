@@ -18,7 +18,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import functions_framework
 import httpx
@@ -86,7 +85,6 @@ class LocalRuntime:
         self.webhook_poll_s = webhook_poll_s
         self.wrap_push = wrap_push  # (function name, push) → push: fault injection in tests
         self.endpoints: dict[str, Endpoint] = {}
-        self.webhooks_sent = 0
         self._servers: list[BaseWSGIServer] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -107,9 +105,9 @@ class LocalRuntime:
             self.endpoints[name] = (
                 self._serve(name, source) if self.transport == "http" else _inprocess(name, source)
             )
-        for stage in (s for spec in FUNCTIONS.values() if (s := spec.trigger)):
-            entry = next(n for n, spec in FUNCTIONS.items() if spec.trigger == stage)
-            self.bus.subscribe(self.app.settings.topic(stage), self._pusher(entry))
+        for name, spec in FUNCTIONS.items():
+            if spec.trigger is not None:  # a Pub/Sub-triggered function: its topic pushes to it
+                self.bus.subscribe(self.app.settings.topic(spec.trigger), self._pusher(name))
         for i in range(self.workers):
             self._spawn(f"cuecast-delivery-{i}", self._deliver_forever)
         self._spawn("cuecast-webhook-step", self._relay_webhooks_forever)
@@ -132,10 +130,9 @@ class LocalRuntime:
         with self.app.pool.connection() as conn:
             rows = conn.execute(raw("local_take_webhook_requests")).fetchall()
         for headers, body in rows:
-            status = self.call("webhook", dict(headers or {}), _json_bytes(body))
+            status = self.call("webhook", dict(headers or {}), json.dumps(body).encode())
             if not 200 <= status < 300:  # pg_net does not retry; the reconciler will
                 log.warning("webhook step: the webhook answered", extra={"status": status})
-        self.webhooks_sent += len(rows)
         return len(rows)
 
     def _serve(self, name: str, source: str) -> Endpoint:
@@ -171,10 +168,6 @@ class LocalRuntime:
                 self.ring_webhooks()
             except Exception:
                 log.exception("webhook step failed; retrying")
-
-
-def _json_bytes(body: Any) -> bytes:
-    return json.dumps(body).encode()
 
 
 def adapter_choices(settings: Settings) -> list[tuple[str, str]]:
