@@ -32,7 +32,8 @@ def raw(name: str) -> str:
 
 @dataclass(frozen=True)
 class StageTable:
-    """The job table behind a stage, and the names its queries are composed with."""
+    """The job table behind a stage, and the names its queries are composed with (its claim
+    and finish functions are cuecast.claim_<table> and cuecast.finish_<table>)."""
 
     stage: Stage
     table: str
@@ -46,6 +47,8 @@ class StageTable:
             key=sql.Identifier(self.key),
             error=sql.Identifier(self.error),
             ready=sql.SQL(raw(self.ready)),
+            claim=sql.Identifier("cuecast", f"claim_{self.table}"),
+            finish=sql.Identifier("cuecast", f"finish_{self.table}"),
         )
 
 

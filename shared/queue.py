@@ -10,8 +10,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from shared.domain import JobStatus, Stage
 from shared.errors import NotDue, PermanentError, describe, is_transient
@@ -66,15 +68,23 @@ def claim_job(conn: Conn, stage: Stage, key: int, policy: QueuePolicy) -> Claim 
     Raises NotDue when the job is queued but its due time lies ahead (Pub/Sub redelivers
     later) and UnknownJob when no such job exists.
     """
-    table = TABLES[stage]
+    claimed = claim_with_context(conn, stage, key, policy, TABLES[stage].query("claim_job"))
+    return None if claimed is None else claimed[0]
+
+
+def claim_with_context(
+    conn: Conn, stage: Stage, key: int, policy: QueuePolicy, query: sql.Composed | str
+) -> tuple[Claim, tuple[Any, ...]] | None:
+    """claim_job with a query that also loads the stage's context: its first four columns
+    are the claim (id, key, generation, attempts), the rest come back as the context."""
     row = conn.execute(
-        table.query("claim_job"),
+        query,
         {"key": key, "lease_seconds": policy.lease_seconds, "max_attempts": policy.max_attempts},
     ).fetchone()
     if row is not None:
-        job_id, job_key, generation, attempts = (int(v) for v in row)  # type: ignore[call-overload]
-        return Claim(stage, job_id, job_key, generation, attempts)
-    state = conn.execute(table.query("job_state"), {"key": key}).fetchone()
+        job_id, job_key, generation, attempts = (int(v) for v in row[:4])  # type: ignore[call-overload]
+        return Claim(stage, job_id, job_key, generation, attempts), tuple(row[4:])
+    state = conn.execute(TABLES[stage].query("job_state"), {"key": key}).fetchone()
     if state is None:
         raise UnknownJob(f"no {stage} job for id {key}")
     status, due, attempts, ready = state
@@ -85,7 +95,8 @@ def claim_job(conn: Conn, stage: Stage, key: int, policy: QueuePolicy) -> Claim 
 
 def finish_job(conn: Conn, claim: Claim) -> bool:
     """Mark the claimed job completed; False when the claim was superseded."""
-    return _for_claim(conn, claim, "finish_job", {})
+    row = conn.execute(TABLES[claim.stage].query("finish_job"), claim.params()).fetchone()
+    return row is not None and row[0] is not None
 
 
 def fail_job(conn: Conn, claim: Claim, error: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from shared import queue
 from shared.database import Conn
 from shared.domain import Analysis, FeedbackItem, Stage, Voice
 from shared.errors import PermanentError
@@ -17,7 +18,14 @@ from shared.paths import feedback_prefix, require_owner
 from shared.ports import PROCESSED_BUCKET, RAW_BUCKET, Analyzer, Publisher, Storage
 from shared.queries import raw
 from shared.queue import Claim, QueuePolicy
-from shared.services.runner import Outcome, StageSteps, execute, publish_after_commit
+from shared.services.runner import (
+    SUPERSEDED,
+    Outcome,
+    StageSteps,
+    Superseded,
+    execute,
+    publish_after_commit,
+)
 
 log = logging.getLogger("cuecast.start_analysis")
 
@@ -75,14 +83,25 @@ class AnalysisStage:
         self.publisher, self.policy, self.voice, self.topic = publisher, policy, voice, topic
 
     def run(self, analysis_job_id: int) -> Outcome:
-        steps = StageSteps(load=self._load, work=self._work, save=self._save, after=self._after)
+        steps = StageSteps(
+            claim=self._claim, load=self._load, work=self._work, finish=self._finish,
+            after=self._after,
+        )  # fmt: skip
         return execute(self.pool, self.stage, analysis_job_id, self.policy, steps)
 
-    def _load(self, conn: Conn, claim: Claim) -> VideoJob:
-        row = conn.execute(
-            raw("load_analysis"), {"id": claim.job_id, "voice": Jsonb(self.voice.as_dict())}
-        ).fetchone()
-        if row is None:
+    def _claim(self, conn: Conn, job_id: int) -> tuple[Claim, tuple[Any, ...]] | None:
+        """Claim, and fix the voice snapshot on the first claim, in one transaction."""
+        with conn.transaction():
+            claim = queue.claim_job(conn, self.stage, job_id, self.policy)
+            if claim is None:
+                return None
+            row = conn.execute(
+                raw("load_analysis"), {"id": claim.job_id, "voice": Jsonb(self.voice.as_dict())}
+            ).fetchone()
+        return claim, row or ()
+
+    def _load(self, claim: Claim, row: tuple[Any, ...]) -> VideoJob:
+        if not row:
             raise PermanentError(f"analysis job {claim.job_id} has no video")
         job_id, user_id, path, fmt, size, voice = row
         return VideoJob(job_id, user_id, path, fmt, size, Voice.from_dict(voice))
@@ -98,12 +117,20 @@ class AnalysisStage:
             )
         return analysis, valid_items(analysis)
 
-    def _save(
+    def _finish(
         self,
         conn: Conn,
         claim: Claim,
         job: VideoJob,
         result: tuple[Analysis, list[FeedbackItem]],
+    ) -> Saved | Superseded:
+        with conn.transaction():
+            if not queue.finish_job(conn, claim):
+                return SUPERSEDED
+            return self._save(conn, job, result)
+
+    def _save(
+        self, conn: Conn, job: VideoJob, result: tuple[Analysis, list[FeedbackItem]]
     ) -> Saved:
         analysis, items = result
         rows = conn.execute(

@@ -17,8 +17,8 @@ from shared.errors import PermanentError
 from shared.paths import audio_object_path, feedback_prefix
 from shared.ports import PROCESSED_BUCKET, SpeechSynthesizer, Storage
 from shared.queries import raw
-from shared.queue import Claim, QueuePolicy
-from shared.services.runner import Outcome, StageSteps, execute
+from shared.queue import Claim, QueuePolicy, claim_with_context
+from shared.services.runner import SUPERSEDED, Outcome, StageSteps, Superseded, execute
 
 log = logging.getLogger("cuecast.audio")
 
@@ -53,14 +53,19 @@ class AudioStage:
         self.policy, self.default_voice = policy, default_voice
 
     def run(self, feedback_id: int) -> Outcome:
-        steps = StageSteps(load=self._load, work=self._work, save=self._save, after=self._after)
+        steps = StageSteps(
+            claim=self._claim, load=self._load, work=self._work, finish=self._finish,
+            after=self._after,
+        )  # fmt: skip
         return execute(self.pool, self.stage, feedback_id, self.policy, steps)
 
-    def _load(self, conn: Conn, claim: Claim) -> Script:
-        row = conn.execute(raw("load_audio_context"), {"feedback_id": claim.key}).fetchone()
-        if row is None:
-            raise PermanentError(f"feedback {claim.key} has no SSML segments")
+    def _claim(self, conn: Conn, feedback_id: int) -> tuple[Claim, tuple[Any, ...]] | None:
+        return claim_with_context(conn, self.stage, feedback_id, self.policy, raw("claim_audio"))
+
+    def _load(self, claim: Claim, row: tuple[Any, ...]) -> Script:
         job_id, user_id, voice, indexes, ssml = row
+        if not indexes:
+            raise PermanentError(f"feedback {claim.key} has no SSML segments")
         return Script(
             job_id,
             user_id,
@@ -99,12 +104,14 @@ class AudioStage:
         # the segments being synthesised right now should be in memory.
         return replace(speech, audio=b"")
 
-    def _save(self, conn: Conn, claim: Claim, script: Script, rendered: Rendered) -> None:
+    def _finish(
+        self, conn: Conn, claim: Claim, script: Script, rendered: Rendered
+    ) -> Superseded | None:
         first = rendered.speeches[0]
-        conn.execute(
-            raw("upsert_audio_segments"),
+        row = conn.execute(
+            raw("finish_audio"),
             {
-                "feedback_id": claim.key,
+                **claim.params(),
                 "indexes": [index for index, _ in script.segments],
                 "urls": rendered.paths,
                 "durations": [s.duration_ms for s in rendered.speeches],
@@ -112,11 +119,8 @@ class AudioStage:
                 "provider": first.provider,
                 "version": first.version,
             },
-        )
-        conn.execute(
-            raw("delete_audio_segments_from"),
-            {"feedback_id": claim.key, "count": len(script.segments)},
-        )
+        ).fetchone()
+        return None if row is not None and row[0] else SUPERSEDED
 
     def _after(self, claim: Claim, script: Script, rendered: Rendered, saved: None) -> None:
         """Remove this item's objects from older generations (never newer ones). A first

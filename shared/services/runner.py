@@ -1,8 +1,10 @@
 """How every stage runs a job: claim, work outside any transaction, finish — or record the
 failure — and publish only after the commit.
 
-At most two transactions per execution: claim-and-load, then finish-and-save (or the
-failure record). Providers are never called while a transaction is open.
+Two transactions per execution: claim-and-load, then finish-and-save (or the failure
+record). For ssml and audio each is one statement, a function call whose plan the server
+keeps (migrations/20251201000001_stage_functions.sql). Providers are never called while a
+transaction is open.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger("cuecast.stage")
 
 Ctx = TypeVar("Ctx")
 Res = TypeVar("Res")
+Saved = TypeVar("Saved")
 
 
 class Outcome(StrEnum):
@@ -40,14 +43,22 @@ class RetryLater(TransientError):
     """Raised out of a function so that Pub/Sub redelivers the message."""
 
 
-@dataclass(frozen=True)
-class StageSteps(Generic[Ctx, Res]):
-    """The three stage-specific steps around the shared claim/finish protocol."""
+class Superseded:
+    """What a finish step returns when the claim was superseded: nothing was written."""
 
-    load: Callable[[Conn, Claim], Ctx]  # inside the claim transaction
+
+SUPERSEDED = Superseded()
+
+
+@dataclass(frozen=True)
+class StageSteps(Generic[Ctx, Res, Saved]):
+    """The stage-specific steps around the shared claim/finish protocol."""
+
+    claim: Callable[[Conn, int], tuple[Claim, tuple[Any, ...]] | None]  # claim, raw context
+    load: Callable[[Claim, tuple[Any, ...]], Ctx]  # no I/O: the context, or PermanentError
     work: Callable[[Claim, Ctx], Res]  # no transaction open: providers, storage
-    save: Callable[[Conn, Claim, Ctx, Res], Any]  # inside the finish transaction
-    after: Callable[[Claim, Ctx, Res, Any], None]  # after commit: publish, clean up
+    finish: Callable[[Conn, Claim, Ctx, Res], Saved | Superseded]  # complete and save
+    after: Callable[[Claim, Ctx, Res, Saved], None]  # after commit: publish, clean up
 
 
 def execute(
@@ -55,34 +66,29 @@ def execute(
     stage: Stage,
     key: int,
     policy: QueuePolicy,
-    steps: StageSteps[Ctx, Res],
+    steps: StageSteps[Ctx, Res, Saved],
 ) -> Outcome:
     """Run one job to completion or a recorded failure. Raises RetryLater (or NotDue) when
     Pub/Sub should redeliver; returns otherwise."""
-    failure: Exception | None = None
-    with pool.connection() as conn, conn.transaction():
-        claim = queue.claim_job(conn, stage, key, policy)
-        if claim is None:
-            log.info("nothing to claim", extra={"stage": stage, "id": key})
-            return Outcome.NOTHING_TO_DO
-        try:
-            context = steps.load(conn, claim)
-        except Exception as exc:  # classified in record_failure
-            failure, disposition = exc, queue.record_failure(conn, claim, exc, policy)
-    if failure is not None:
-        return _conclude(claim, failure, disposition)
+    with pool.connection() as conn:
+        claimed = steps.claim(conn, key)
+    if claimed is None:
+        log.info("nothing to claim", extra={"stage": stage, "id": key})
+        return Outcome.NOTHING_TO_DO
+    claim, row = claimed
     log.info("claimed", extra={"stage": stage, "id": key, "attempt": claim.attempts})
     try:
+        context = steps.load(claim, row)
         result = steps.work(claim, context)
-        with pool.connection() as conn, conn.transaction():
-            if not queue.finish_job(conn, claim):
-                log.warning("claim superseded; result dropped", extra={"stage": stage, "id": key})
-                return Outcome.STALE
-            saved = steps.save(conn, claim, context, result)
+        with pool.connection() as conn:
+            saved = steps.finish(conn, claim, context, result)
     except Exception as exc:  # classified in record_failure
         with pool.connection() as conn, conn.transaction():
             disposition = queue.record_failure(conn, claim, exc, policy)
         return _conclude(claim, exc, disposition)
+    if isinstance(saved, Superseded):
+        log.warning("claim superseded; result dropped", extra={"stage": stage, "id": key})
+        return Outcome.STALE
     log.info("completed", extra={"stage": stage, "id": key, "attempt": claim.attempts})
     steps.after(claim, context, result, saved)
     return Outcome.COMPLETED

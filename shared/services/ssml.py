@@ -1,5 +1,5 @@
 """ssml: write the item's message as SSML segments (0..n-1, each within the TTS limit),
-complete, enqueue the audio job in the same transaction, then ring the audio doorbell."""
+complete, enqueue the audio job in the same statement, then ring the audio doorbell."""
 
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ from shared.domain import TTS_INPUT_LIMIT_BYTES, SsmlScript, Stage, Voice
 from shared.errors import PermanentError
 from shared.ports import Publisher, SsmlWriter
 from shared.queries import raw
-from shared.queue import Claim, QueuePolicy
-from shared.services.runner import Outcome, StageSteps, execute, publish_after_commit
+from shared.queue import Claim, QueuePolicy, claim_with_context
+from shared.services.runner import (
+    SUPERSEDED,
+    Outcome,
+    StageSteps,
+    Superseded,
+    execute,
+    publish_after_commit,
+)
 
 
 @dataclass(frozen=True)
@@ -42,14 +49,19 @@ class SsmlStage:
         self.policy, self.default_voice, self.topic = policy, default_voice, topic
 
     def run(self, feedback_id: int) -> Outcome:
-        steps = StageSteps(load=self._load, work=self._work, save=self._save, after=self._after)
+        steps = StageSteps(
+            claim=self._claim, load=self._load, work=self._work, finish=self._finish,
+            after=self._after,
+        )  # fmt: skip
         return execute(self.pool, self.stage, feedback_id, self.policy, steps)
 
-    def _load(self, conn: Conn, claim: Claim) -> Item:
-        row = conn.execute(raw("load_ssml_context"), {"feedback_id": claim.key}).fetchone()
-        if row is None:
-            raise PermanentError(f"feedback {claim.key} does not exist")
+    def _claim(self, conn: Conn, feedback_id: int) -> tuple[Claim, tuple[Any, ...]] | None:
+        return claim_with_context(conn, self.stage, feedback_id, self.policy, raw("claim_ssml"))
+
+    def _load(self, claim: Claim, row: tuple[Any, ...]) -> Item:
         message, category, voice = row
+        if category is None:
+            raise PermanentError(f"feedback {claim.key} does not exist")
         if message is None or not message.strip():
             raise PermanentError(f"feedback {claim.key} has a blank message")
         return Item(message, category, Voice.from_dict(voice) if voice else self.default_voice)
@@ -64,21 +76,20 @@ class SsmlStage:
                 raise PermanentError(f"segment {segment.index} is {size} bytes, over the limit")
         return script
 
-    def _save(self, conn: Conn, claim: Claim, item: Item, script: SsmlScript) -> None:
-        params = {"feedback_id": claim.key, "provider": script.provider, "version": script.version}
-        conn.execute(
-            raw("upsert_ssml_segments"),
+    def _finish(
+        self, conn: Conn, claim: Claim, item: Item, script: SsmlScript
+    ) -> Superseded | None:
+        row = conn.execute(
+            raw("finish_ssml"),
             {
-                **params,
+                **claim.params(),
+                "provider": script.provider,
+                "version": script.version,
                 "indexes": [s.index for s in script.segments],
                 "ssml": [s.ssml for s in script.segments],
             },
-        )
-        conn.execute(
-            raw("delete_ssml_segments_from"),
-            {"feedback_id": claim.key, "count": len(script.segments)},
-        )
-        conn.execute(raw("enqueue_audio"), {"feedback_id": claim.key})
+        ).fetchone()
+        return None if row is not None and row[0] else SUPERSEDED
 
     def _after(self, claim: Claim, item: Item, script: SsmlScript, saved: None) -> None:
         publish_after_commit(self.publisher, self.topic, self.next_stage, [claim.key])

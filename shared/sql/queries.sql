@@ -1,25 +1,16 @@
--- Every query cuecast runs, by name. `{table}`, `{key}`, `{error}` and `{ready}` are filled
--- with identifiers / fragments for the stage (shared/queries.py); values are %(name)s
--- parameters. The claim, the completion and the reconcile queries are each written once.
+-- Every query cuecast runs, by name. `{table}`, `{key}`, `{error}`, `{ready}`, `{claim}` and
+-- `{finish}` are filled with identifiers / fragments for the stage (shared/queries.py);
+-- values are %(name)s parameters. The claim, the completion and the reconcile queries are
+-- each written once: the claim and the completion as functions in the migrations, where the
+-- server keeps their plans (cuecast runs unprepared behind Supabase's transaction pooler).
 
 -- name: claim_job
--- Take a queued, due job: one atomic statement that sets processing, counts the attempt and
--- sets the lease. Nothing comes back when the job is not claimable right now.
-update {table} as j
-set status = 'processing',
-    attempts = j.attempts + 1,
-    lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
-where j.id = (
-  select c.id
-  from {table} as c
-  where c.{key} = %(key)s
-    and c.status = 'queued'
-    and c.due_at <= now()
-    and c.attempts < %(max_attempts)s
-    and {ready}
-  for update skip locked
-)
-returning j.id, j.{key}, j.generation, j.attempts
+-- Take a queued, due job (cuecast.claim_<table>, written once for every job table in
+-- migrations/20251201000001_stage_functions.sql): one atomic statement that sets
+-- processing, counts the attempt and sets the lease. Nothing comes back when the job is not
+-- claimable right now.
+select c.id, c.key, c.generation, c.attempts
+from {claim}(%(key)s, %(lease_seconds)s, %(max_attempts)s) as c
 
 -- name: job_state
 -- Why a claim found nothing: decides between acknowledging and asking for redelivery.
@@ -28,12 +19,9 @@ from {table} as c
 where c.{key} = %(key)s
 
 -- name: finish_job
--- Complete a job, only for the claim (generation and attempt) that did the work.
-update {table}
-set status = 'completed', lease_expires_at = null, {error} = null
-where id = %(id)s and generation = %(generation)s and attempts = %(attempts)s
-  and status = 'processing'
-returning id
+-- Complete a job, only for the claim (generation and attempt) that did the work: the job's
+-- key, or null when the claim was superseded (cuecast.finish_<table>).
+select {finish}(%(id)s, %(generation)s, %(attempts)s)
 
 -- name: retry_job
 -- A transient failure with attempts left: back to queued, due after the backoff.
@@ -111,10 +99,7 @@ true
 
 -- name: ready_after_ssml
 -- An audio job waits until its item's SSML is completed.
-exists (
-  select 1 from public.analysis_feedback as rf
-  where rf.id = c.feedback_id and rf.ssml_status = 'completed'
-)
+cuecast.ssml_completed(c.feedback_id)
 
 -- name: load_analysis
 -- The claimed analysis job's video, fixing the voice snapshot on first claim.
@@ -148,53 +133,26 @@ update public.analysis_jobs
 set results = %(results)s
 where id = %(id)s
 
--- name: load_ssml_context
-select f.message, f.category, j.voice
-from public.analysis_feedback as f
-join public.analysis_jobs as j on j.id = f.analysis_job_id
-where f.id = %(feedback_id)s
+-- name: claim_ssml
+-- The ssml stage's claim with the item's message, category and voice; the audio stage's
+-- with the item's SSML segments. Each finish completes the job and writes the stage's rows
+-- in one statement, for the claim that did the work only (migrations/20251201000001).
+select c.id, c.key, c.generation, c.attempts, c.message, c.category, c.voice
+from cuecast.claim_ssml(%(key)s, %(lease_seconds)s, %(max_attempts)s) as c
 
--- name: upsert_ssml_segments
-insert into public.analysis_ssml_segments as s (feedback_id, segment_index, ssml, provider, version)
-select %(feedback_id)s, i.segment_index, i.ssml, %(provider)s, %(version)s
-from unnest(%(indexes)s::integer[], %(ssml)s::text[]) as i(segment_index, ssml)
-on conflict (feedback_id, segment_index) do update
-  set ssml = excluded.ssml, provider = excluded.provider, version = excluded.version,
-      created_at = now()
+-- name: finish_ssml
+select cuecast.finish_ssml(%(id)s, %(generation)s, %(attempts)s, %(provider)s, %(version)s,
+                           %(indexes)s::integer[], %(ssml)s::text[])
 
--- name: delete_ssml_segments_from
-delete from public.analysis_ssml_segments
-where feedback_id = %(feedback_id)s and segment_index >= %(count)s
+-- name: claim_audio
+select c.id, c.key, c.generation, c.attempts, c.analysis_job_id, c.user_id, c.voice,
+       c.indexes, c.ssml
+from cuecast.claim_audio(%(key)s, %(lease_seconds)s, %(max_attempts)s) as c
 
--- name: enqueue_audio
-select cuecast.enqueue_audio(%(feedback_id)s)
-
--- name: load_audio_context
-select f.analysis_job_id, v.user_id::text, j.voice,
-       array_agg(s.segment_index order by s.segment_index),
-       array_agg(s.ssml order by s.segment_index)
-from public.analysis_feedback as f
-join public.analysis_jobs as j on j.id = f.analysis_job_id
-join public.video_recordings as v on v.id = j.video_recording_id
-join public.analysis_ssml_segments as s on s.feedback_id = f.id
-where f.id = %(feedback_id)s
-group by f.analysis_job_id, v.user_id, j.voice
-
--- name: upsert_audio_segments
-insert into public.analysis_audio_segments as a
-  (feedback_id, segment_index, audio_url, format, duration_ms, provider, version)
-select %(feedback_id)s, i.segment_index, i.audio_url, %(format)s, i.duration_ms,
-       %(provider)s, %(version)s
-from unnest(%(indexes)s::integer[], %(urls)s::text[], %(durations)s::integer[])
-  as i(segment_index, audio_url, duration_ms)
-on conflict (feedback_id, segment_index) do update
-  set audio_url = excluded.audio_url, format = excluded.format,
-      duration_ms = excluded.duration_ms, provider = excluded.provider,
-      version = excluded.version, created_at = now()
-
--- name: delete_audio_segments_from
-delete from public.analysis_audio_segments
-where feedback_id = %(feedback_id)s and segment_index >= %(count)s
+-- name: finish_audio
+select cuecast.finish_audio(%(id)s, %(generation)s, %(attempts)s, %(indexes)s::integer[],
+                            %(urls)s::text[], %(durations)s::integer[], %(format)s,
+                            %(provider)s, %(version)s)
 
 -- name: find_video_by_path
 select id from public.video_recordings where storage_path = %(path)s order by id limit 1

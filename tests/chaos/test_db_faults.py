@@ -1,7 +1,7 @@
 """Database faults inside a stage, one at a time: a statement timeout in the finishing
 transaction is a transient error (retried with backoff, then completed), and a connection
 cut between claim and finish makes the function raise for redelivery while the pool
-replaces the connection."""
+replaces the connection (it checks only connections that sat idle: shared.database)."""
 
 from __future__ import annotations
 
@@ -68,15 +68,22 @@ class CuttingWriter:
         return self.builder.write(message, **kwargs)
 
 
-def test_connections_cut_between_claim_and_finish_are_replaced_by_the_pool(conn, db_url, tmp_path):
+def test_a_connection_cut_between_claim_and_finish_costs_one_attempt(conn, db_url, tmp_path):
     _, _, job_id = analysis_job(conn)
     fid = add_feedback(conn, job_id, 0, "Breathe out on the push.")
     with pipeline(db_url, tmp_path, CUECAST_DB_POOL_MAX_SIZE=1) as p:
         writer = CuttingWriter(db_url, {conn.info.backend_pid})
         p.app.ssml_writer = writer
-        assert deliver(p, Stage.SSML, fid) == 200
+        # The pool's only connection was returned a moment ago, so it is lent unchecked: the
+        # finish fails, the failure is recorded on a new connection, and Pub/Sub redelivers.
+        assert deliver(p, Stage.SSML, fid) == 500
         assert writer.cut >= 1  # the pool's only connection was among them
-        assert job(conn, "ssml_jobs", fid)[:2] == ("completed", 1)
+        status, attempts, error, _ = job(conn, "ssml_jobs", fid)
+        assert (status, attempts) == ("queued", 1)
+        assert "terminat" in error, error
+        wait_until_due(conn, "ssml_jobs", fid)
+        assert deliver(p, Stage.SSML, fid) == 200
+        assert job(conn, "ssml_jobs", fid)[:3] == ("completed", 2, None)
 
 
 DIE_ONCE = """

@@ -47,6 +47,19 @@ ARGUMENTS = {  # argument name → the world id passed for it (or a constant)
     "p_analysis_job_id": "job",
     "p_video_recording_id": "video",
     "p_text": " ",
+    "p_key": "feedback",  # the stage functions' message id (a job id for analysis: none such)
+    "p_id": "feedback",
+    "p_lease_seconds": 300,
+    "p_max_attempts": 5,
+    "p_generation": 1,
+    "p_attempts": 1,
+    "p_provider": "matrix",
+    "p_version": "1",
+    "p_format": "wav",
+    "p_indexes": [0],
+    "p_ssml": ["<speak>hi</speak>"],
+    "p_urls": ["u/1/1/1/0.wav"],
+    "p_durations": [1],
 }
 ACTORS = {
     "A": "authenticated",
@@ -268,12 +281,16 @@ def test_relation(world, table, actor, operation):
 
 
 def _call(world: World, function: str, owner: str) -> sql.Composable:
-    names = world.conn.execute(
-        "select coalesce(proargnames, '{}') from pg_proc where oid = %s::regproc", (function,)
+    names = world.conn.execute(  # the input arguments' names (a table function has outputs too)
+        "select coalesce(array(select a.name from unnest(p.proargnames, p.proargmodes)"
+        "   as a(name, mode) where a.mode is null or a.mode in ('i', 'b', 'v')), '{}')"
+        " from pg_proc as p where p.oid = %s::regproc",
+        (function,),
     ).fetchone()[0]
     unknown = [name for name in names if name not in ARGUMENTS]
     assert not unknown, f"{function}: add how to call it with {unknown}"
-    args = [sql.Literal(world.users[owner].get(ARGUMENTS[name], ARGUMENTS[name])) for name in names]
+    values = [ARGUMENTS[name] for name in names]
+    args = [sql.Literal(world.users[owner].get(v, v) if isinstance(v, str) else v) for v in values]
     schema, name = function.split(".")
     return sql.SQL("select {}({})").format(sql.Identifier(schema, name), sql.SQL(", ").join(args))
 
