@@ -62,7 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.audio
 
 bench-smoke: $(STAMP)
-	$(BIN)/python -m bench.throughput --items 200 --rounds 1 --variants --output smoke-throughput
+	$(BIN)/python -m bench.throughput --items 200 --rounds 1 --output smoke-throughput
 	$(BIN)/python -m bench.limit --items 200 --rounds 1 --output smoke-limit
 	$(BIN)/python -m bench.roundtrips --items 50 --output smoke-roundtrips
 	$(BIN)/python -m bench.scale --sizes 1000 10000 --queued 1000 --rounds 1 --claims 200 \

@@ -64,7 +64,6 @@ class CuecastWorkers:
         synthesizer: SpeechSynthesizer | None = None,
         storage: Storage | None = None,
         pool: ConnectionPool[Any] | None = None,
-        fused: bool = False,
     ) -> None:
         self.concurrency = concurrency
         self.settings = Settings(DATABASE_URL=url, CUECAST_DB_POOL_MAX_SIZE=concurrency)
@@ -85,14 +84,6 @@ class CuecastWorkers:
             self.settings.topic(Stage.SSML): main.ssml,
             self.settings.topic(Stage.AUDIO): main.audio,
         }
-        if fused:  # the proposal prototyped in bench/fused.py
-            from bench.fused import FusedStages
-
-            stages = FusedStages(self.app)
-            self.entry = {
-                self.settings.topic(Stage.SSML): stages.ssml,
-                self.settings.topic(Stage.AUDIO): stages.audio,
-            }
         self.redeliveries = 0
         self.dropped = 0
 

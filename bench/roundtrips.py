@@ -3,10 +3,11 @@ counted at the driver (libpq's protocol trace of every pooled connection) and ch
 against the server (`pg_stat_database.xact_commit` of the scratch database).
 
 Each stage runs alone on `items` items with instant providers, through the real entry
-points, on a pool built as `shared.database.make_pool` builds it (plus the trace).
-Procrastinate's two-stage chain is counted the same way for comparison. Then each
-statement's server time (bench/statements.py: planning, execution, triggers; EXPLAIN
-ANALYZE, warm). Target: ≤ 2 transactions per item per stage.
+points, on a pool built as `shared.database.make_pool` builds it (same connection settings,
+same `IdleCheck`; plus the trace). Procrastinate's two-stage chain is counted the same way
+for comparison. Then each statement's server time (bench/statements.py: planning,
+execution, triggers; EXPLAIN ANALYZE, warm; the functions inside with track_functions).
+Target: ≤ 2 transactions per item per stage.
 """
 
 from __future__ import annotations
@@ -23,20 +24,23 @@ from bench.harness import CuecastWorkers
 from bench.seed import analyze, complete_ssml, seed_items
 from bench.statements import statement_costs
 from bench.trace import Counts, Tracer
-from shared.database import connect_kwargs
+from shared.database import IdleCheck, connect_kwargs
 from shared.domain import Stage
 
 NAME = "roundtrips"
 
 
 def traced_pool(url: str, size: int, tracer: Tracer) -> ConnectionPool[Any]:
-    """make_pool's pool (same kwargs and check), with every connection traced."""
+    """make_pool's pool (same kwargs, the same idle check and its reset), with every
+    connection traced."""
+    check = IdleCheck()
     return ConnectionPool(
         url,
         min_size=1,
         max_size=size,
         kwargs=connect_kwargs(30_000),
-        check=ConnectionPool.check_connection,
+        check=check,
+        reset=check.returned,
         configure=tracer.configure,
         open=True,
         name="cuecast-traced",
@@ -55,12 +59,12 @@ def server_commits(url: str) -> int:
 
 
 def count_stage(
-    url: str, ids: list[int], stage: Stage, concurrency: int, *, fused: bool = False
+    url: str, ids: list[int], stage: Stage, concurrency: int
 ) -> tuple[Counts, int, float]:
     """(driver counts, server xact_commit delta, seconds) of one stage over `ids`."""
     tracer = Tracer(timestamps=True)
     pool = traced_pool(url, concurrency, tracer)
-    workers = CuecastWorkers(url, concurrency, pool=pool, fused=fused)
+    workers = CuecastWorkers(url, concurrency, pool=pool)
     tracer.reset()  # the pool's warm-up is not the stage's
     before = server_commits(url)
     try:
@@ -95,7 +99,6 @@ def main(argv: list[str] | None = None) -> None:
         report = Report(args.output, args, url)
         with common.connect(url) as conn:
             ids = seed_items(conn, args.items)
-            fused_ids = seed_items(conn, args.items)
             analyze(conn)
         n = args.items
         table = report.table(
@@ -127,10 +130,9 @@ def main(argv: list[str] | None = None) -> None:
             ],
         )
         sides: list[tuple[str, Counts, float]] = []
-        runs = [(str(s), s, False, ids) for s in (Stage.SSML, Stage.AUDIO)]
-        runs += [(f"{s}, fused (proposal)", s, True, fused_ids) for s in (Stage.SSML, Stage.AUDIO)]
-        for label, stage, fused, keys in runs:
-            counts, commits, seconds = count_stage(url, keys, stage, args.concurrency, fused=fused)
+        for stage in (Stage.SSML, Stage.AUDIO):
+            label = str(stage)
+            counts, commits, seconds = count_stage(url, ids, stage, args.concurrency)
             report.data[label] = {
                 **vars(counts),
                 "kinds": dict(counts.kinds),
@@ -181,15 +183,18 @@ def main(argv: list[str] | None = None) -> None:
             wall = 1000 * seconds / n
             times.add(side, wall, commit, statements, control, wall - commit - statements - control)
         table.notes.append(
-            "Round trips are server ReadyForQuery messages; pool checks are psycopg_pool's "
-            "`check_connection` (an empty query) on every `pool.connection()`; the server's "
+            "Round trips are server ReadyForQuery messages; pool checks are the empty queries "
+            "of the pool's check before lending a connection (cuecast: `IdleCheck`, only for "
+            "a connection idle ≥ 2 s; Procrastinate: its connector's); the server's "
             "xact_commit also counts each check as a transaction. Procrastinate's LISTEN "
             "connection is not traced."
         )
         times.notes.append(
             "Waits run from a round trip's first message to the server's ReadyForQuery "
-            "(libpq trace timestamps): network, server work and, for COMMIT, the WAL flush; "
-            "a fused statement runs in autocommit, so its WAL flush counts under statements."
+            "(libpq trace timestamps): network, server work and, for COMMIT, the WAL flush. "
+            "cuecast's stage statements run in autocommit, so their commit, and the finish's "
+            "WAL flush, count under statements (the claim does not wait for the flush: its "
+            "function sets synchronous_commit off)."
         )
         statement_table(report, url)
         report.finish()
@@ -197,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def statement_table(report: Report, url: str) -> None:
     costs = report.table(
-        "Server time per statement (ms, median of warm EXPLAIN ANALYZE runs)",
+        "Server time per statement (ms, median of warm EXPLAIN ANALYZE runs; inside, the "
+        "self time of each function it ran)",
         ["stage", "statement", "planning", "execution", "of which triggers"],
     )
     with common.connect(url) as conn:
@@ -206,15 +212,23 @@ def statement_table(report: Report, url: str) -> None:
     rows = statement_costs(url, Stage.SSML, spare[0]) + statement_costs(url, Stage.AUDIO, spare[1])
     report.data["statement_costs"] = rows
     for row in rows:
+        name, calls = row["statement"], row["calls"]
+        times = f" ×{calls:g}" if calls != 1 else ""
+        if row["inside"] == "function":
+            label = f"↳ `{name}`{times}"
+        elif row["inside"] == "trigger":
+            label = f"↳ in triggers: `{name}`{times}"
+        else:
+            label = f"`{name}`"
         costs.add(
             row["stage"],
-            f"`{row['statement']}`",
-            row["planning"],
+            label,
+            "–" if row["planning"] is None else row["planning"],
             row["execution"],
-            row["triggers"],
+            "–" if row["triggers"] is None else row["triggers"],
         )
     for stage in (Stage.SSML, Stage.AUDIO):
-        mine = [r for r in rows if r["stage"] == str(stage)]
+        mine = [r for r in rows if r["stage"] == str(stage) and r["inside"] is None]
         costs.add(
             str(stage),
             "**all**",
@@ -222,9 +236,26 @@ def statement_table(report: Report, url: str) -> None:
             sum(r["execution"] for r in mine),
             sum(r["triggers"] for r in mine),
         )
+    if any(r["inside"] for r in rows):
+        costs.notes.append(
+            "A ↳ row is a function the statement above ran (`track_functions = all`, same "
+            "run): its self time — its own statements, their planning included, without the "
+            "functions and triggers they ran — and its calls when not one. `in triggers`: "
+            "run by a trigger; their self times add up to the statement's trigger time. "
+            "What a statement's execution has beyond its ↳ rows is the executor and PL/pgSQL "
+            "around them. **all** adds the stage statements only."
+        )
+    else:
+        costs.notes.append(
+            "track_functions could not be set: the functions inside the statements are not "
+            "shown, and trigger time is only what EXPLAIN reports for the function call "
+            "(none)."
+        )
     costs.notes.append(
-        "Planning is paid on every execution: cuecast runs unprepared "
-        "(prepare_threshold=None) for Supabase's transaction pooler."
+        "Planning is of the stage statement, paid on every execution: cuecast runs "
+        "unprepared (prepare_threshold=None) for Supabase's transaction pooler. The "
+        "statements inside the PL/pgSQL functions are planned by PL/pgSQL, which keeps "
+        "their plans per server session (in their function's self time when it plans)."
     )
 
 

@@ -1,20 +1,27 @@
 """Does the claim degrade as finished jobs pile up? Claim latency (p50/p99) and claim+finish
 throughput with 1 k, 100 k and 1 M finished jobs in ssml_jobs (and as many feedback items,
-analysis jobs and audio jobs, written set-based with generate_series), each with 10 k
-queued ssml jobs and 10 k queued audio jobs. The three databases are built first, then
-measured in alternating rounds.
+audio jobs, SSML and audio segments, a tenth as many analysis jobs, written set-based with
+generate_series), each with 10 k queued ssml jobs and 10 k queued audio jobs; and the
+audio stage's claim (with the item's context) on the queued audio jobs. The three
+databases are built first, then measured in alternating rounds.
 
-Also: the EXPLAIN (ANALYZE, BUFFERS) plans of the claim and the reconcile queries at the
-largest size, table and index sizes per size, what the passage of jobs (queued → processing
-→ completed: three row versions each) does to them before and after VACUUM, and the timing
-of the proposed retention purge (bench/purge.sql). Target: p99 at 1 M ≤ 1.5 x p99 at 1 k.
+Also: at each size, the EXPLAIN (ANALYZE, BUFFERS) plans of the claim, the stages' claims
+and finishes and the reconcile queries — with the plans of every statement run inside their
+functions and triggers (auto_explain), since EXPLAIN of a function call shows a Function
+Scan only — and the sequential scans in them (none expected at 1 M); table and index
+sizes per size, what the passage of jobs (queued → processing → completed: three row
+versions each) does to them before and after VACUUM, and the timing of the proposed
+retention purge (bench/purge.sql). Target: p99 at 1 M ≤ 1.5 x p99 at 1 k.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -26,7 +33,7 @@ from bench.limit import POLICY, pair_seconds
 from bench.retention import index_sizes, passage, purge, sizes
 from bench.seed import complete_ssml, seed_items
 from shared.domain import Stage
-from shared.queries import TABLES
+from shared.queries import TABLES, raw
 
 NAME = "scale"
 
@@ -62,6 +69,17 @@ POPULATE = [
           updated_at)
        select f.id, 'completed', 1, 1, f.created_at, f.created_at, f.created_at, f.created_at
        from public.analysis_feedback as f""",
+    """insert into public.analysis_ssml_segments
+         (feedback_id, segment_index, ssml, provider, version, created_at)
+       select f.id, 0, '<speak><s>' || f.message || '</s></speak>', 'bench', 'bench-1',
+              f.created_at
+       from public.analysis_feedback as f""",
+    """insert into public.analysis_audio_segments
+         (feedback_id, segment_index, audio_url, format, duration_ms, provider, version,
+          created_at)
+       select f.id, 0, 'u/' || f.analysis_job_id || '/' || f.id || '/1/0.mp3', 'mp3', 2000,
+              'bench', 'bench-1', f.created_at
+       from public.analysis_feedback as f""",
     "reset session_replication_role",
 ]
 
@@ -85,8 +103,11 @@ def populate(url: str, finished: int, queued: int) -> tuple[list[int], list[int]
 
 
 def claim_latencies(url: str, ids: list[int]) -> dict[str, list[float]]:
-    """Milliseconds of each claim statement (inside its transaction, as the stage runs it),
-    of the claim transaction's commit, and of the finish; one connection, unprepared."""
+    """Milliseconds of each claim statement (`claim_job`: cuecast.claim_ssml_jobs) inside an
+    explicit transaction, so that it is timed apart from its commit (the stages send their
+    claim in autocommit), of that commit (not flushed: the claim function sets
+    synchronous_commit off), and of the finish (`finish_job`, autocommit, a durable
+    commit); one connection, unprepared."""
     table = TABLES[Stage.SSML]
     out: dict[str, list[float]] = {"claim": [], "commit": [], "finish": []}
     with common.connect(url) as conn:
@@ -109,35 +130,177 @@ def claim_latencies(url: str, ids: list[int]) -> dict[str, list[float]]:
     return out
 
 
-def explain(url: str, query: sql.Composable, params: dict[str, Any]) -> str:
+def stage_claim_latencies(url: str, audio_ids: list[int]) -> list[float]:
+    """Milliseconds of the audio stage's claim (`claim_audio`: the claim function, then the
+    item's context through joins on the feedback, analysis and video rows) for queued audio
+    jobs, in autocommit as the stage sends it (its commit included); one connection,
+    unprepared. The jobs stay processing."""
+    out: list[float] = []
+    with common.connect(url) as conn:
+        for key in audio_ids:
+            start = time.perf_counter()
+            row = conn.execute(raw("claim_audio"), {"key": key, **POLICY}).fetchone()
+            out.append((time.perf_counter() - start) * 1000)
+            if row is None:
+                raise RuntimeError(f"nothing to claim for audio {key}")
+    return out
+
+
+_LOGGED = re.compile(r"^duration: ([\d.]+) ms\s+plan:\s*\n(?P<plan>.*)$", re.DOTALL)
+_SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One plan auto_explain logged: its milliseconds and its text (the statement first)."""
+
+    ms: float
+    plan: str
+
+
+class AutoExplain:
+    """auto_explain on one session (LOAD and its settings need a superuser, as the bench's
+    connections are), idle until `capture()`; its plans arrive as notices, those of nested
+    statements (functions, triggers) included."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._into: list[Logged] | None = None
+        for statement in (
+            "load 'auto_explain'",
+            "set auto_explain.log_min_duration = -1",
+            "set auto_explain.log_nested_statements = on",
+            "set auto_explain.log_analyze = on",
+            "set auto_explain.log_buffers = on",
+            "set auto_explain.log_triggers = on",
+            "set auto_explain.log_format = text",
+            "set auto_explain.log_level = notice",
+        ):
+            conn.execute(statement)
+        conn.add_notice_handler(self._notice)
+
+    @classmethod
+    def attach(cls, conn: psycopg.Connection[Any]) -> AutoExplain | None:
+        """auto_explain on `conn`, or None when it cannot be loaded or set."""
+        try:
+            return cls(conn)
+        except psycopg.Error:
+            return None
+
+    def _notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
+        match = _LOGGED.match(diagnostic.message_primary or "")
+        if self._into is not None and match is not None:
+            self._into.append(Logged(float(match[1]), match["plan"].rstrip()))
+
+    @contextmanager
+    def capture(self) -> Iterator[list[Logged]]:
+        """Every statement that ends inside the block, in the order they end (a nested one
+        before the statement that ran it; the outermost last)."""
+        logged: list[Logged] = []
+        self._into = logged
+        self.conn.execute("set auto_explain.log_min_duration = 0")
+        try:
+            yield logged
+        finally:
+            self.conn.execute("set auto_explain.log_min_duration = -1")
+            self._into = None
+
+
+Setup = Callable[[psycopg.Connection[Any]], dict[str, Any]]
+
+
+def explain(url: str, query: sql.SQL | sql.Composed, setup: Setup) -> tuple[str, int]:
     """EXPLAIN (ANALYZE, BUFFERS) of a statement, rolled back; the second of two runs on one
-    connection, so catalog caches and PL/pgSQL triggers are warm as in a worker."""
+    connection, so catalog caches and PL/pgSQL are warm as in a worker. `setup` runs first
+    in the same transaction and returns the parameters. Then the plans of the statements
+    run inside its functions and triggers (auto_explain, a third run, rolled back too); the
+    same plan run again and again (a function in a filter, a trigger per row) is shown once,
+    with its count. Returns the text and the number of statements planned."""
     plan = ""
     with common.connect(url) as conn:
         for _ in range(2):
             with conn.transaction(force_rollback=True):
+                params = setup(conn)
                 cur = psycopg.ClientCursor(conn)
                 cur.execute(sql.SQL("explain (analyze, buffers) {}").format(query), params)
                 plan = "\n".join(str(r[0]) for r in cur.fetchall())
-    return plan
+        explainer = AutoExplain.attach(conn)
+        if explainer is None:
+            return plan + "\n\n(auto_explain could not be loaded: nothing inside shown)", 1
+        with conn.transaction(force_rollback=True):
+            params = setup(conn)
+            with explainer.capture() as logged:
+                psycopg.ClientCursor(conn).execute(query, params)
+    shapes: dict[str, tuple[str, int]] = {}  # a plan with its numbers masked → first, count
+    for entry in logged[:-1]:  # the last one is the statement itself
+        shape = re.sub(r"\d+(?:\.\d+)?", "#", entry.plan)
+        first, count = shapes.get(shape, (entry.plan, 0))
+        shapes[shape] = (first, count + 1)
+    nested = [
+        f"-- inside, statement {n}{f' (×{count})' if count > 1 else ''} (auto_explain; its "
+        f"times include auto_explain's own logging):\n{first}"
+        for n, (first, count) in enumerate(shapes.values(), 1)
+    ]
+    return "\n\n".join([plan, *nested]), len(logged)
 
 
-def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, str]:
+def seq_scans(plan: str) -> list[str]:
+    """The tables a plan (with the plans inside it) reads with a sequential scan, once each."""
+    return sorted(set(_SEQ_SCAN.findall(plan)))
+
+
+def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, tuple[str, int]]:
+    """The plans of the queries that run against the job tables on every message or
+    reconcile pass. The finishes run after the stage's claim, in the same transaction."""
     ssml, audio = TABLES[Stage.SSML], TABLES[Stage.AUDIO]
     sweep = {"max_attempts": 5, "grace_seconds": 60, "limit": 500}
-    return {
-        "ssml claim_job": explain(url, ssml.query("claim_job"), {"key": ssml_key, **POLICY}),
-        "audio claim_job": explain(url, audio.query("claim_job"), {"key": audio_key, **POLICY}),
-        "ssml reclaim_expired": explain(url, ssml.query("reclaim_expired"), sweep),
-        "ssml fail_exhausted": explain(url, ssml.query("fail_exhausted"), sweep),
-        "ssml ring_lost_doorbells": explain(url, ssml.query("ring_lost_doorbells"), sweep),
+
+    def claim(key: int) -> Setup:
+        return lambda conn: {"key": key, **POLICY}
+
+    def after_claim(stage: Stage, key: int, extra: dict[str, Any]) -> Setup:
+        def setup(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+            row = conn.execute(raw(f"claim_{stage}"), {"key": key, **POLICY}).fetchone()
+            if row is None:
+                raise RuntimeError(f"nothing to claim for {stage} {key}")
+            return {"id": row[0], "generation": row[2], "attempts": row[3], **extra}
+
+        return setup
+
+    ssml_saves = {"provider": "bench", "version": "bench-1", "indexes": [0], "ssml": ["<speak/>"]}
+    audio_saves = {
+        "indexes": [0],
+        "urls": ["u/1/1/1/0.mp3"],
+        "durations": [1000],
+        "format": "mp3",
+        "provider": "bench",
+        "version": "bench-1",
     }
+    queries: dict[str, tuple[sql.SQL | sql.Composed, Setup]] = {
+        "ssml claim_job": (ssml.query("claim_job"), claim(ssml_key)),
+        "audio claim_job": (audio.query("claim_job"), claim(audio_key)),
+        "ssml claim_ssml": (sql.SQL(raw("claim_ssml")), claim(ssml_key)),
+        "ssml finish_ssml": (
+            sql.SQL(raw("finish_ssml")),
+            after_claim(Stage.SSML, ssml_key, ssml_saves),
+        ),
+        "audio claim_audio": (sql.SQL(raw("claim_audio")), claim(audio_key)),
+        "audio finish_audio": (
+            sql.SQL(raw("finish_audio")),
+            after_claim(Stage.AUDIO, audio_key, audio_saves),
+        ),
+        "ssml reclaim_expired": (ssml.query("reclaim_expired"), lambda conn: sweep),
+        "ssml fail_exhausted": (ssml.query("fail_exhausted"), lambda conn: sweep),
+        "ssml ring_lost_doorbells": (ssml.query("ring_lost_doorbells"), lambda conn: sweep),
+        "audio ring_lost_doorbells": (audio.query("ring_lost_doorbells"), lambda conn: sweep),
+    }
+    return {name: explain(url, query, setup) for name, (query, setup) in queries.items()}
 
 
 def summary(run: dict[str, Any]) -> dict[str, Any]:
     """A run with its latency samples reduced to percentiles (the JSON stays small)."""
     out = {k: v for k, v in run.items() if not k.endswith("_ms")}
-    for key in ("claim_ms", "commit_ms", "finish_ms"):
+    for key in ("claim_ms", "commit_ms", "finish_ms", "stage_claim_ms"):
         samples = run[key]
         out[key] = {f"p{q}": round(percentile(samples, q), 4) for q in (50, 90, 99, 100)}
     return out
@@ -183,11 +346,23 @@ def main(argv: list[str] | None = None) -> None:
                 with Stopwatch() as w:
                     queues[size], audio_queues[size] = populate(urls[size], size, args.queued)
                 print(f"built {size:>9,} finished + {args.queued:,} queued in {w.seconds:.1f} s")
-            results = measure(urls, queues, args)
+            results = measure(urls, queues, audio_queues, args)
             largest = max(args.sizes)
-            report.data["plans"] = plans(
-                urls[largest], queues[largest][-1], audio_queues[largest][0]
-            )
+            explained = {
+                size: plans(urls[size], queues[size][-1], audio_queues[size][-1])
+                for size in args.sizes
+            }
+            report.data["plans"] = {k: text for k, (text, _) in explained[largest].items()}
+            report.data["plan_statements"] = {k: n for k, (_, n) in explained[largest].items()}
+            report.data["seq_scans"] = {
+                str(size): {k: seq_scans(text) for k, (text, _) in found.items()}
+                for size, found in explained.items()
+            }
+            report.data["plans_by_size"] = {
+                str(size): {k: text for k, (text, _) in found.items()}
+                for size, found in explained.items()
+                if size != largest
+            }
             report.data["sizes"] = {str(s): sizes(u) for s, u in urls.items()}
             report.data["ssml_jobs_indexes"] = index_sizes(urls[largest], "ssml_jobs")
             if args.passage:
@@ -200,7 +375,12 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(f"\n### {k}\n{v}" for k, v in report.data["plans"].items()))
 
 
-def measure(urls: dict[int, str], queues: dict[int, list[int]], args: Any) -> list[dict[str, Any]]:
+def measure(
+    urls: dict[int, str],
+    queues: dict[int, list[int]],
+    audio_queues: dict[int, list[int]],
+    args: Any,
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     used = dict.fromkeys(urls, 0)
     for round_ in range(args.rounds):
@@ -210,6 +390,9 @@ def measure(urls: dict[int, str], queues: dict[int, list[int]], args: Any) -> li
             take = queues[size][used[size] : used[size] + args.claims + args.pairs]
             used[size] += len(take)
             timed = claim_latencies(urls[size], take[: args.claims])
+            first = round_ * args.claims
+            audio = audio_queues[size][first : first + args.claims]
+            timed["stage_claim"] = stage_claim_latencies(urls[size], audio)
             seconds = pair_seconds(urls[size], Stage.SSML, take[args.claims :], 4, prepared=False)
             rate = len(take[args.claims :]) / seconds
             results.append(
@@ -220,10 +403,11 @@ def measure(urls: dict[int, str], queues: dict[int, list[int]], args: Any) -> li
                     **{f"{k}_ms": v for k, v in timed.items()},
                 }
             )
-            claims = timed["claim"]
+            claims, stage_claims = timed["claim"], timed["stage_claim"]
             print(
                 f"round {round_} {size:>9,}: claim p50 {median(claims):.3f} ms"
-                f" p99 {percentile(claims, 99):.3f} ms, {rate:.0f} pairs/s"
+                f" p99 {percentile(claims, 99):.3f} ms, claim_audio p50"
+                f" {median(stage_claims):.3f} ms, {rate:.0f} pairs/s"
             )
     return results
 
@@ -243,12 +427,17 @@ def tabulate(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
             "pairs/s (c=4)",
             f"claim p99 / at {smallest:,}",
             "target ≤ 1.5×",
+            "claim_audio p50 ms",
+            "claim_audio p99 ms",
         ],
     )
     base_p99 = 0.0
     for size in args.sizes:
         mine = [r for r in results if r["size"] == size]
-        timed = {k: [x for r in mine for x in r[f"{k}_ms"]] for k in ("claim", "commit", "finish")}
+        timed = {
+            k: [x for r in mine for x in r[f"{k}_ms"]]
+            for k in ("claim", "commit", "finish", "stage_claim")
+        }
         p99 = percentile(timed["claim"], 99)
         base_p99 = base_p99 or p99
         ratio = p99 / base_p99
@@ -262,11 +451,43 @@ def tabulate(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
             median([r["pairs_per_s"] for r in mine]),
             f"{ratio:.2f}×",
             verdict(ratio <= 1.5) if size == largest else "",
+            median(timed["stage_claim"]),
+            percentile(timed["stage_claim"], 99),
         )
     table.notes.append(
-        "claim = the claim statement inside its transaction (index lookups, row lock, update, "
-        "triggers); commit = that transaction's durable commit (WAL flush); finish = the "
-        "finish statement in autocommit, commit included."
+        "claim = the claim statement (`claim_job`: cuecast.claim_ssml_jobs, index lookups, "
+        "row lock, update, triggers) inside an explicit transaction; commit = that "
+        "transaction's commit, which does not wait for the WAL flush (the claim function "
+        "sets synchronous_commit off); finish = the finish statement (`finish_job`) in "
+        "autocommit, its durable commit included. claim_audio = the audio stage's claim "
+        "statement (cuecast.claim_audio: the claim function, then the item's context "
+        "through joins) on as many queued audio jobs, in autocommit as the stage sends it, "
+        "its commit included."
+    )
+    scans = report.table(
+        "Sequential scans with N finished jobs (EXPLAIN ANALYZE of each query, and "
+        "auto_explain of every statement run inside its functions and triggers)",
+        [
+            "query",
+            f"statements planned at {largest:,}",
+            *[f"seq scans at {size:,}" for size in args.sizes],
+            f"target: none at {largest:,}",
+        ],
+    )
+    found = report.data["seq_scans"]
+    for name, count in report.data["plan_statements"].items():
+        scans.add(
+            f"`{name}`",
+            count,
+            *[", ".join(found[str(size)][name]) or "–" for size in args.sizes],
+            verdict(not found[str(largest)][name]),
+        )
+    scans.notes.append(
+        "`claim_job` is cuecast.claim_<table> (the claim of bench.limit's pair and of the "
+        "analysis stage); `claim_ssml` … `finish_audio` are the two statements each of the "
+        "ssml and audio stages runs; the reconcile queries are the reconciler's. A cell "
+        "names the tables read by a sequential scan. The plans at the largest size are "
+        "printed at the end; all are in the JSON (`plans`, `plans_by_size`)."
     )
     sized = report.table(
         "Table and index sizes (MiB) with N finished items (job tables hold one row per item)",

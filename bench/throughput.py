@@ -5,8 +5,7 @@ All sides run in this one process, alternating (the order rotates every round), 
 its own database on the same server, each run starting from empty tables with `items`
 first-stage jobs queued (not timed). Target: cuecast ≥ 2x Procrastinate at every
 concurrency. CPU per item is measured for this process (client) and for the database
-backends serving the run (server). `--variants` adds cuecast with proposed changes to
-shared/ (bench/variants.py), so their effect is measured in the same run.
+backends serving the run (server).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bench import common, rival, variants
+from bench import common, rival
 from bench.common import CpuMeter, Report, median, verdict
 from bench.harness import CuecastWorkers
 from bench.seed import analyze, clear_items, seed_items
@@ -24,14 +23,13 @@ NAME = "throughput"
 Runner = Callable[[int, int, CpuMeter], float]
 
 
-def cuecast_runner(url: str, variant: variants.Variant | None = None) -> Runner:
+def cuecast_runner(url: str) -> Runner:
     def run(concurrency: int, items: int, meter: CpuMeter) -> float:
         with common.connect(url) as conn:
             clear_items(conn)
             ids = seed_items(conn, items)
             analyze(conn)
-        pool = variant.pool(url, concurrency) if variant else None
-        workers = CuecastWorkers(url, concurrency, pool=pool, fused=bool(variant and variant.fused))
+        workers = CuecastWorkers(url, concurrency)
         try:
             seconds = workers.run(ids, on_start=meter.start, on_done=meter.stop)
         finally:
@@ -63,13 +61,6 @@ def main(argv: list[str] | None = None) -> None:
         "--concurrency", type=int, nargs="+", default=[1, 4, 16], help="worker threads"
     )
     parser.add_argument("--rounds", type=int, default=3, help="runs per side and concurrency")
-    parser.add_argument(
-        "--variants",
-        nargs="*",
-        default=["fused", "fused+unchecked"],
-        choices=sorted(variants.VARIANTS),
-        help="also run cuecast with these proposed changes (none: --variants)",
-    )
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.WARNING)  # no side logs each job
 
@@ -83,8 +74,6 @@ def main(argv: list[str] | None = None) -> None:
             "cuecast": (cuecast_runner(url), url),
             "procrastinate": (procrastinate_runner(rival_url), rival_url),
         }
-        for name in args.variants:
-            sides[f"cuecast {name}"] = (cuecast_runner(url, variants.VARIANTS[name]), url)
         runs: list[dict[str, Any]] = []
         for round_ in range(args.rounds):
             for concurrency in args.concurrency:
@@ -107,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                         }
                     )
                     print(
-                        f"round {round_} c={concurrency:>2} {side:<30} {rate:8.1f} items/s"
+                        f"round {round_} c={concurrency:>2} {side:<13} {rate:8.1f} items/s"
                         f"  cpu ms/item client {meter.client * 1000 / args.items:.2f}"
                         f" server {meter.server * 1000 / args.items:.2f}",
                         flush=True,

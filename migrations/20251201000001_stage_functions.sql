@@ -4,18 +4,21 @@
 -- statement is parsed and planned on every run; the statements of a PL/pgSQL function are
 -- planned once per server connection. bench/README.md has what each part costs.
 
--- An audio job is ready once its item's SSML is completed. Plain SQL without a SET clause,
--- so the planner inlines it into the claim and the reconciler's queries (every name in it is
--- schema-qualified).
+-- An audio job is ready once its item's SSML is completed: used by the audio claim and by
+-- the reconciler's queries. PL/pgSQL, so its plan is kept too (a SQL function with a
+-- subquery is not inlined, and would be planned on every call).
 create function cuecast.ssml_completed(p_feedback_id bigint)
 returns boolean
-language sql
+language plpgsql
 stable
+set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from public.analysis_feedback as rf
     where rf.id = p_feedback_id and rf.ssml_status = 'completed'
   );
+end;
 $$;
 
 -- The claim and the finish of every job table, written once: one text, filled in with the
@@ -23,7 +26,8 @@ $$;
 --
 -- cuecast.claim_<table>(key, lease seconds, max attempts): take the queued, due job for the
 -- key in one atomic statement that sets processing, counts the attempt and sets the lease;
--- nothing comes back when it is not claimable now. Its transaction commits without waiting
+-- nothing comes back when it is not claimable now. `rows 1` tells the planner so: at its
+-- default guess of 1000 rows it joins the claimed row to whole tables. Its transaction commits without waiting
 -- for the WAL flush: a claim that a server crash loses leaves the job queued, to be claimed
 -- and run again, which every stage is built for; the finish (flushed) makes every claim
 -- before it durable too.
@@ -47,6 +51,7 @@ begin
       )
       returns table (id bigint, key bigint, generation integer, attempts integer)
       language plpgsql
+      rows 1
       security definer
       set search_path = ''
       as $fn$
@@ -105,6 +110,7 @@ returns table (
   message text, category text, voice jsonb
 )
 language plpgsql
+rows 1
 security definer
 set search_path = ''
 as $$
@@ -158,6 +164,7 @@ returns table (
   analysis_job_id bigint, user_id text, voice jsonb, indexes integer[], ssml text[]
 )
 language plpgsql
+rows 1
 security definer
 set search_path = ''
 as $$

@@ -156,3 +156,21 @@ def test_the_pool_checks_a_connection_only_after_it_sat_idle(conn, db_url):
         assert third not in (first, second)
     finally:
         pool.close()
+
+
+def test_every_claim_tells_the_planner_it_returns_one_row(conn):
+    # At the default guess of 1000 rows the planner joins the claimed row to whole tables:
+    # 4.9 ms per ssml claim at 10 k finished items, 20.8 ms at 40 k (bench.scale).
+    rows = conn.execute(
+        "select p.proname, p.prorows from pg_proc as p"
+        " where p.pronamespace = 'cuecast'::regnamespace and p.proname like 'claim\\_%'"
+        " order by 1"
+    ).fetchall()
+    assert [name for name, _ in rows] == [
+        "claim_analysis_jobs",
+        "claim_audio",
+        "claim_audio_jobs",
+        "claim_ssml",
+        "claim_ssml_jobs",
+    ]
+    assert all(estimate == 1 for _, estimate in rows), rows
