@@ -31,16 +31,13 @@ NAME = "roundtrips"
 
 
 def traced_pool(url: str, size: int, tracer: Tracer) -> ConnectionPool[Any]:
-    """make_pool's pool (same kwargs, the same idle check and its reset), with every
-    connection traced."""
-    check = IdleCheck()
+    """make_pool's pool (same kwargs, the same idle check), with every connection traced."""
     return ConnectionPool(
         url,
         min_size=1,
         max_size=size,
         kwargs=connect_kwargs(30_000),
-        check=check,
-        reset=check.returned,
+        check=IdleCheck(),
         configure=tracer.configure,
         open=True,
         name="cuecast-traced",

@@ -28,34 +28,35 @@ def connect_kwargs(statement_timeout_ms: int = 0) -> dict[str, Any]:
 
 class IdleCheck:
     """The pool's check before lending a connection: an empty query (a round trip), but only
-    for a connection that sat idle `after_seconds` or longer since it was returned. One used
-    a moment ago is alive all but always; under load that is every connection, and the check
-    would be a fifth of a stage's round trips. A connection cut within the window fails its
-    statement: a transient error (Pub/Sub redelivers) and the pool replaces the connection."""
+    for a connection not lent in the last `after_seconds`. Statements are short and no
+    connection is held across a provider call, so "last lent" is "last used" to within
+    milliseconds. One used a moment ago is alive all but always; under load that is every
+    connection, and the check would be a third of a stage's round trips. A connection cut
+    within the window fails its statement: a transient error (Pub/Sub redelivers) and the
+    pool replaces the connection.
+
+    (Not the pool's `reset` callback for the timestamp: with one, psycopg_pool returns every
+    connection through its worker threads instead of at once, and callers wait for it.)"""
 
     def __init__(self, after_seconds: float = 2.0) -> None:
         self.after_seconds = after_seconds
-        self._returned: WeakKeyDictionary[Conn, float] = WeakKeyDictionary()
-
-    def returned(self, conn: Conn) -> None:
-        """The pool's `reset` callback: when the connection came back."""
-        self._returned[conn] = time.monotonic()
+        self._lent: WeakKeyDictionary[Conn, float] = WeakKeyDictionary()
 
     def __call__(self, conn: Conn) -> None:
-        returned = self._returned.get(conn)
-        if returned is None or time.monotonic() - returned >= self.after_seconds:
+        now = time.monotonic()
+        last = self._lent.get(conn)
+        self._lent[conn] = now
+        if last is None or now - last >= self.after_seconds:
             ConnectionPool.check_connection(conn)
 
 
 def make_pool(conninfo: str, *, max_size: int = 4, statement_timeout_ms: int = 0) -> ConnectionPool:
-    check = IdleCheck()
     return ConnectionPool(
         conninfo,
         min_size=1,
         max_size=max_size,
         kwargs=connect_kwargs(statement_timeout_ms),
-        check=check,
-        reset=check.returned,
+        check=IdleCheck(),
         open=True,
         name="cuecast",
     )

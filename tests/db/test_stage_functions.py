@@ -133,9 +133,7 @@ def _backend(pool) -> int:
 def _pool(db_url: str, check: IdleCheck):
     from psycopg_pool import ConnectionPool
 
-    return ConnectionPool(
-        db_url, min_size=1, max_size=1, check=check, reset=check.returned, open=True
-    )
+    return ConnectionPool(db_url, min_size=1, max_size=1, check=check, open=True)
 
 
 def test_the_pool_checks_a_connection_only_after_it_sat_idle(conn, db_url):
