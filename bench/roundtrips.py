@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         table.notes.append(
             "Round trips are server ReadyForQuery messages; pool checks are the empty queries "
             "of the pool's check before lending a connection (cuecast: `IdleCheck`, only for "
-            "a connection idle ≥ 2 s; Procrastinate: its connector's); the server's "
+            "a connection not lent in the last 2 s; Procrastinate: its connector's); the server's "
             "xact_commit also counts each check as a transaction. Procrastinate's LISTEN "
             "connection is not traced."
         )

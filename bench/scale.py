@@ -16,20 +16,16 @@ retention purge (bench/purge.sql). Target: p99 at 1 M ≤ 1.5 x p99 at 1 k.
 
 from __future__ import annotations
 
+import argparse
 import logging
-import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from typing import Any
-
-import psycopg
-from psycopg import sql
 
 from bench import common
 from bench.common import Report, Stopwatch, median, percentile, verdict
 from bench.limit import POLICY, pair_seconds
+from bench.plans import plans, record, scans_table
 from bench.retention import index_sizes, passage, purge, sizes
 from bench.seed import complete_ssml, seed_items
 from shared.domain import Stage
@@ -146,157 +142,6 @@ def stage_claim_latencies(url: str, audio_ids: list[int]) -> list[float]:
     return out
 
 
-_LOGGED = re.compile(r"^duration: ([\d.]+) ms\s+plan:\s*\n(?P<plan>.*)$", re.DOTALL)
-_SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
-
-
-@dataclass(frozen=True)
-class Logged:
-    """One plan auto_explain logged: its milliseconds and its text (the statement first)."""
-
-    ms: float
-    plan: str
-
-
-class AutoExplain:
-    """auto_explain on one session (LOAD and its settings need a superuser, as the bench's
-    connections are), idle until `capture()`; its plans arrive as notices, those of nested
-    statements (functions, triggers) included."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-        self._into: list[Logged] | None = None
-        for statement in (
-            "load 'auto_explain'",
-            "set auto_explain.log_min_duration = -1",
-            "set auto_explain.log_nested_statements = on",
-            "set auto_explain.log_analyze = on",
-            "set auto_explain.log_buffers = on",
-            "set auto_explain.log_triggers = on",
-            "set auto_explain.log_format = text",
-            "set auto_explain.log_level = notice",
-        ):
-            conn.execute(statement)
-        conn.add_notice_handler(self._notice)
-
-    @classmethod
-    def attach(cls, conn: psycopg.Connection[Any]) -> AutoExplain | None:
-        """auto_explain on `conn`, or None when it cannot be loaded or set."""
-        try:
-            return cls(conn)
-        except psycopg.Error:
-            return None
-
-    def _notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
-        match = _LOGGED.match(diagnostic.message_primary or "")
-        if self._into is not None and match is not None:
-            self._into.append(Logged(float(match[1]), match["plan"].rstrip()))
-
-    @contextmanager
-    def capture(self) -> Iterator[list[Logged]]:
-        """Every statement that ends inside the block, in the order they end (a nested one
-        before the statement that ran it; the outermost last)."""
-        logged: list[Logged] = []
-        self._into = logged
-        self.conn.execute("set auto_explain.log_min_duration = 0")
-        try:
-            yield logged
-        finally:
-            self.conn.execute("set auto_explain.log_min_duration = -1")
-            self._into = None
-
-
-Setup = Callable[[psycopg.Connection[Any]], dict[str, Any]]
-
-
-def explain(url: str, query: sql.SQL | sql.Composed, setup: Setup) -> tuple[str, int]:
-    """EXPLAIN (ANALYZE, BUFFERS) of a statement, rolled back; the second of two runs on one
-    connection, so catalog caches and PL/pgSQL are warm as in a worker. `setup` runs first
-    in the same transaction and returns the parameters. Then the plans of the statements
-    run inside its functions and triggers (auto_explain, a third run, rolled back too); the
-    same plan run again and again (a function in a filter, a trigger per row) is shown once,
-    with its count. Returns the text and the number of statements planned."""
-    plan = ""
-    with common.connect(url) as conn:
-        for _ in range(2):
-            with conn.transaction(force_rollback=True):
-                params = setup(conn)
-                cur = psycopg.ClientCursor(conn)
-                cur.execute(sql.SQL("explain (analyze, buffers) {}").format(query), params)
-                plan = "\n".join(str(r[0]) for r in cur.fetchall())
-        explainer = AutoExplain.attach(conn)
-        if explainer is None:
-            return plan + "\n\n(auto_explain could not be loaded: nothing inside shown)", 1
-        with conn.transaction(force_rollback=True):
-            params = setup(conn)
-            with explainer.capture() as logged:
-                psycopg.ClientCursor(conn).execute(query, params)
-    shapes: dict[str, tuple[str, int]] = {}  # a plan with its numbers masked → first, count
-    for entry in logged[:-1]:  # the last one is the statement itself
-        shape = re.sub(r"\d+(?:\.\d+)?", "#", entry.plan)
-        first, count = shapes.get(shape, (entry.plan, 0))
-        shapes[shape] = (first, count + 1)
-    nested = [
-        f"-- inside, statement {n}{f' (×{count})' if count > 1 else ''} (auto_explain; its "
-        f"times include auto_explain's own logging):\n{first}"
-        for n, (first, count) in enumerate(shapes.values(), 1)
-    ]
-    return "\n\n".join([plan, *nested]), len(logged)
-
-
-def seq_scans(plan: str) -> list[str]:
-    """The tables a plan (with the plans inside it) reads with a sequential scan, once each."""
-    return sorted(set(_SEQ_SCAN.findall(plan)))
-
-
-def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, tuple[str, int]]:
-    """The plans of the queries that run against the job tables on every message or
-    reconcile pass. The finishes run after the stage's claim, in the same transaction."""
-    ssml, audio = TABLES[Stage.SSML], TABLES[Stage.AUDIO]
-    sweep = {"max_attempts": 5, "grace_seconds": 60, "limit": 500}
-
-    def claim(key: int) -> Setup:
-        return lambda conn: {"key": key, **POLICY}
-
-    def after_claim(stage: Stage, key: int, extra: dict[str, Any]) -> Setup:
-        def setup(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-            row = conn.execute(raw(f"claim_{stage}"), {"key": key, **POLICY}).fetchone()
-            if row is None:
-                raise RuntimeError(f"nothing to claim for {stage} {key}")
-            return {"id": row[0], "generation": row[2], "attempts": row[3], **extra}
-
-        return setup
-
-    ssml_saves = {"provider": "bench", "version": "bench-1", "indexes": [0], "ssml": ["<speak/>"]}
-    audio_saves = {
-        "indexes": [0],
-        "urls": ["u/1/1/1/0.mp3"],
-        "durations": [1000],
-        "format": "mp3",
-        "provider": "bench",
-        "version": "bench-1",
-    }
-    queries: dict[str, tuple[sql.SQL | sql.Composed, Setup]] = {
-        "ssml claim_job": (ssml.query("claim_job"), claim(ssml_key)),
-        "audio claim_job": (audio.query("claim_job"), claim(audio_key)),
-        "ssml claim_ssml": (sql.SQL(raw("claim_ssml")), claim(ssml_key)),
-        "ssml finish_ssml": (
-            sql.SQL(raw("finish_ssml")),
-            after_claim(Stage.SSML, ssml_key, ssml_saves),
-        ),
-        "audio claim_audio": (sql.SQL(raw("claim_audio")), claim(audio_key)),
-        "audio finish_audio": (
-            sql.SQL(raw("finish_audio")),
-            after_claim(Stage.AUDIO, audio_key, audio_saves),
-        ),
-        "ssml reclaim_expired": (ssml.query("reclaim_expired"), lambda conn: sweep),
-        "ssml fail_exhausted": (ssml.query("fail_exhausted"), lambda conn: sweep),
-        "ssml ring_lost_doorbells": (ssml.query("ring_lost_doorbells"), lambda conn: sweep),
-        "audio ring_lost_doorbells": (audio.query("ring_lost_doorbells"), lambda conn: sweep),
-    }
-    return {name: explain(url, query, setup) for name, (query, setup) in queries.items()}
-
-
 def summary(run: dict[str, Any]) -> dict[str, Any]:
     """A run with its latency samples reduced to percentiles (the JSON stays small)."""
     out = {k: v for k, v in run.items() if not k.endswith("_ms")}
@@ -310,7 +155,7 @@ def mb(n: int) -> float:
     return n / (1 << 20)
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = common.parser(NAME, __doc__)
     parser.add_argument(
         "--sizes",
@@ -334,35 +179,38 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     if args.rounds * (args.claims + args.pairs) > args.queued:
         parser.error("rounds × (claims + pairs) must not exceed --queued")
+    return args
 
+
+def build(
+    stack: ExitStack, template: str, args: Any
+) -> tuple[dict[int, str], dict[int, list[int]], dict[int, list[int]]]:
+    """One database per size, cloned from `template` and populated (dropped when `stack`
+    closes): their urls and the feedback ids of their queued ssml and audio jobs."""
+    urls: dict[int, str] = {}
+    queues: dict[int, list[int]] = {}
+    audio_queues: dict[int, list[int]] = {}
+    for size in args.sizes:
+        urls[size] = stack.enter_context(common.clone_database(template, f"{NAME}_{size}"))
+        with Stopwatch() as w:
+            queues[size], audio_queues[size] = populate(urls[size], size, args.queued)
+        print(f"built {size:>9,} finished + {args.queued:,} queued in {w.seconds:.1f} s")
+    return urls, queues, audio_queues
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
     with common.scratch_database(NAME) as template:
         report = Report(args.output, args, template)
         with ExitStack() as stack:
-            urls: dict[int, str] = {}
-            queues: dict[int, list[int]] = {}
-            audio_queues: dict[int, list[int]] = {}
-            for size in args.sizes:
-                urls[size] = stack.enter_context(common.clone_database(template, f"{NAME}_{size}"))
-                with Stopwatch() as w:
-                    queues[size], audio_queues[size] = populate(urls[size], size, args.queued)
-                print(f"built {size:>9,} finished + {args.queued:,} queued in {w.seconds:.1f} s")
+            urls, queues, audio_queues = build(stack, template, args)
             results = measure(urls, queues, audio_queues, args)
             largest = max(args.sizes)
             explained = {
                 size: plans(urls[size], queues[size][-1], audio_queues[size][-1])
                 for size in args.sizes
             }
-            report.data["plans"] = {k: text for k, (text, _) in explained[largest].items()}
-            report.data["plan_statements"] = {k: n for k, (_, n) in explained[largest].items()}
-            report.data["seq_scans"] = {
-                str(size): {k: seq_scans(text) for k, (text, _) in found.items()}
-                for size, found in explained.items()
-            }
-            report.data["plans_by_size"] = {
-                str(size): {k: text for k, (text, _) in found.items()}
-                for size, found in explained.items()
-                if size != largest
-            }
+            record(report, explained)
             report.data["sizes"] = {str(s): sizes(u) for s, u in urls.items()}
             report.data["ssml_jobs_indexes"] = index_sizes(urls[largest], "ssml_jobs")
             if args.passage:
@@ -413,6 +261,33 @@ def measure(
 
 
 def tabulate(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
+    latency_table(report, args, results)
+    scans_table(report, args.sizes)
+    size_tables(report, args)
+    purge_table(report, args)
+
+
+LATENCY_NOTE = (
+    "claim = the claim statement (`claim_job`: cuecast.claim_ssml_jobs, index lookups, "
+    "row lock, update, triggers) inside an explicit transaction; commit = that "
+    "transaction's commit, which does not wait for the WAL flush (the claim function "
+    "sets synchronous_commit off); finish = the finish statement (`finish_job`) in "
+    "autocommit, its durable commit included. claim_audio = the audio stage's claim "
+    "statement (cuecast.claim_audio: the claim function, then the item's context "
+    "through joins) on as many queued audio jobs, in autocommit as the stage sends it, "
+    "its commit included."
+)
+
+
+def pooled(runs: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """The latency samples of several runs, pooled per statement."""
+    return {
+        k: [x for r in runs for x in r[f"{k}_ms"]]
+        for k in ("claim", "commit", "finish", "stage_claim")
+    }
+
+
+def latency_table(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
     smallest, largest = min(args.sizes), max(args.sizes)
     table = report.table(
         f"ssml claim with N finished jobs and {args.queued:,} queued ({args.rounds} rounds × "
@@ -434,10 +309,7 @@ def tabulate(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
     base_p99 = 0.0
     for size in args.sizes:
         mine = [r for r in results if r["size"] == size]
-        timed = {
-            k: [x for r in mine for x in r[f"{k}_ms"]]
-            for k in ("claim", "commit", "finish", "stage_claim")
-        }
+        timed = pooled(mine)
         p99 = percentile(timed["claim"], 99)
         base_p99 = base_p99 or p99
         ratio = p99 / base_p99
@@ -454,41 +326,10 @@ def tabulate(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
             median(timed["stage_claim"]),
             percentile(timed["stage_claim"], 99),
         )
-    table.notes.append(
-        "claim = the claim statement (`claim_job`: cuecast.claim_ssml_jobs, index lookups, "
-        "row lock, update, triggers) inside an explicit transaction; commit = that "
-        "transaction's commit, which does not wait for the WAL flush (the claim function "
-        "sets synchronous_commit off); finish = the finish statement (`finish_job`) in "
-        "autocommit, its durable commit included. claim_audio = the audio stage's claim "
-        "statement (cuecast.claim_audio: the claim function, then the item's context "
-        "through joins) on as many queued audio jobs, in autocommit as the stage sends it, "
-        "its commit included."
-    )
-    scans = report.table(
-        "Sequential scans with N finished jobs (EXPLAIN ANALYZE of each query, and "
-        "auto_explain of every statement run inside its functions and triggers)",
-        [
-            "query",
-            f"statements planned at {largest:,}",
-            *[f"seq scans at {size:,}" for size in args.sizes],
-            f"target: none at {largest:,}",
-        ],
-    )
-    found = report.data["seq_scans"]
-    for name, count in report.data["plan_statements"].items():
-        scans.add(
-            f"`{name}`",
-            count,
-            *[", ".join(found[str(size)][name]) or "–" for size in args.sizes],
-            verdict(not found[str(largest)][name]),
-        )
-    scans.notes.append(
-        "`claim_job` is cuecast.claim_<table> (the claim of bench.limit's pair and of the "
-        "analysis stage); `claim_ssml` … `finish_audio` are the two statements each of the "
-        "ssml and audio stages runs; the reconcile queries are the reconciler's. A cell "
-        "names the tables read by a sequential scan. The plans at the largest size are "
-        "printed at the end; all are in the JSON (`plans`, `plans_by_size`)."
-    )
+    table.notes.append(LATENCY_NOTE)
+
+
+def size_tables(report: Report, args: Any) -> None:
     sized = report.table(
         "Table and index sizes (MiB) with N finished items (job tables hold one row per item)",
         ["finished jobs", "table", "rows", "heap", "indexes", "total", "bytes per row"],
@@ -517,6 +358,10 @@ def tabulate(report: Report, args: Any, results: list[dict[str, Any]]) -> None:
             moved.add(
                 moment, mb(info["heap"]), mb(info["indexes"]), mb(info["total"]), info["dead"]
             )
+
+
+def purge_table(report: Report, args: Any) -> None:
+    largest = max(args.sizes)
     q = report.data["purge"]
     report.table(
         f"Proposed purge (bench/purge.sql) at {largest:,}: completed ssml_jobs older than "
