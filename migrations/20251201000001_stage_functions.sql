@@ -214,30 +214,7 @@ begin
 end;
 $$;
 
--- The workers' functions: the service role's, nobody else's.
-revoke all on function
-  cuecast.ssml_completed(bigint),
-  cuecast.claim_analysis_jobs(bigint, double precision, integer),
-  cuecast.claim_ssml_jobs(bigint, double precision, integer),
-  cuecast.claim_audio_jobs(bigint, double precision, integer),
-  cuecast.finish_analysis_jobs(bigint, integer, integer),
-  cuecast.finish_ssml_jobs(bigint, integer, integer),
-  cuecast.finish_audio_jobs(bigint, integer, integer),
-  cuecast.claim_ssml(bigint, double precision, integer),
-  cuecast.finish_ssml(bigint, integer, integer, text, text, integer[], text[]),
-  cuecast.claim_audio(bigint, double precision, integer),
-  cuecast.finish_audio(bigint, integer, integer, integer[], text[], integer[], text, text, text)
-  from public;
-grant execute on function
-  cuecast.ssml_completed(bigint),
-  cuecast.claim_analysis_jobs(bigint, double precision, integer),
-  cuecast.claim_ssml_jobs(bigint, double precision, integer),
-  cuecast.claim_audio_jobs(bigint, double precision, integer),
-  cuecast.finish_analysis_jobs(bigint, integer, integer),
-  cuecast.finish_ssml_jobs(bigint, integer, integer),
-  cuecast.finish_audio_jobs(bigint, integer, integer),
-  cuecast.claim_ssml(bigint, double precision, integer),
-  cuecast.finish_ssml(bigint, integer, integer, text, text, integer[], text[]),
-  cuecast.claim_audio(bigint, double precision, integer),
-  cuecast.finish_audio(bigint, integer, integer, integer[], text[], integer[], text, text, text)
-  to service_role;
+-- The workers' functions: the service role's, nobody else's (as for every function in
+-- cuecast: 20250925000002 and 20250925000005).
+revoke all on all functions in schema cuecast from public;
+grant execute on all functions in schema cuecast to service_role;
