@@ -1,5 +1,8 @@
 -- 08: a finished upload starts analysis, in the same transaction as the status change.
 -- A failed job is re-queued; a queued, processing or completed one is left alone.
+-- It replaces the app's own trigger (`create_analysis_job_on_upload_complete`, which inserted
+-- a new job on every flip and so left two jobs for a re-uploaded video): one completed upload
+-- makes one job.
 create or replace function public.trigger_analysis_kickoff()
 returns trigger
 language plpgsql
@@ -25,3 +28,6 @@ drop trigger if exists video_recordings_analysis_kickoff on public.video_recordi
 create trigger video_recordings_analysis_kickoff
   after insert or update of upload_status on public.video_recordings
   for each row execute function public.trigger_analysis_kickoff();
+
+drop trigger if exists create_analysis_job_on_upload_complete on public.video_recordings;
+drop function if exists public.create_analysis_job_on_upload_complete();

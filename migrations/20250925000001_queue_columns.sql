@@ -7,6 +7,40 @@
 create schema if not exists cuecast;
 revoke all on schema cuecast from public;
 
+-- Feedback items are numbered within their analysis job, so a re-run upserts instead of
+-- adding. The adopted database's items were numbered by 20250923120002, which also built the
+-- unique index; on cuecast's base tables the numbering happens here, before any exclusive
+-- lock. NOT NULL arrives through a check validated by 20251202000001 (no scan under lock).
+do $numbering$
+begin
+  if not exists (
+    select 1 from pg_attribute
+    where attrelid = 'public.analysis_feedback'::regclass and attname = 'item_index'
+      and not attisdropped
+  ) then
+    alter table public.analysis_feedback add column item_index integer;
+  end if;
+  update public.analysis_feedback as f
+  set item_index = n.item_index
+  from (
+    select id, (row_number() over (partition by analysis_job_id
+                                   order by timestamp_seconds, id) - 1)::integer as item_index
+    from public.analysis_feedback
+    where analysis_job_id in (
+      select analysis_job_id from public.analysis_feedback where item_index is null)
+  ) as n
+  where f.id = n.id;
+end;
+$numbering$;
+
+create unique index if not exists analysis_feedback_job_item_key
+  on public.analysis_feedback (analysis_job_id, item_index);
+alter table public.analysis_feedback
+  add column updated_at timestamptz not null default now(),
+  add constraint analysis_feedback_item_index_not_null check (item_index is not null) not valid,
+  add constraint analysis_feedback_item_index_check check (item_index >= 0) not valid,
+  add constraint analysis_feedback_job_item_key unique using index analysis_feedback_job_item_key;
+
 alter table public.analysis_jobs
   add column attempts integer not null default 0 check (attempts >= 0),
   add column generation integer not null default 1 check (generation >= 1),
@@ -41,23 +75,6 @@ alter table public.ssml_jobs add constraint ssml_jobs_lease_check
 alter table public.audio_jobs add constraint audio_jobs_lease_check
   check ((status = 'processing') = (lease_expires_at is not null));
 
--- Feedback items are numbered within their analysis, so a re-run upserts instead of adding.
-alter table public.analysis_feedback
-  add column item_index integer,
-  add column updated_at timestamptz not null default now();
-update public.analysis_feedback as f
-set item_index = n.item_index
-from (
-  select id, (row_number() over (partition by analysis_job_id
-                                 order by timestamp_seconds, id) - 1)::integer as item_index
-  from public.analysis_feedback
-) as n
-where f.id = n.id;
-alter table public.analysis_feedback
-  alter column item_index set not null,
-  add constraint analysis_feedback_item_index_check check (item_index >= 0),
-  add constraint analysis_feedback_job_item_key unique (analysis_job_id, item_index);
-
 -- Every new SSML segment fits the TTS input limit; rows from before are not re-checked.
 alter table public.analysis_ssml_segments
   add constraint analysis_ssml_segments_size_check check (octet_length(ssml) <= 5000) not valid;
@@ -73,10 +90,15 @@ create index ssml_jobs_failed_idx on public.ssml_jobs (updated_at) where status 
 create index audio_jobs_queued_due_idx on public.audio_jobs (due_at) where status = 'queued';
 create index audio_jobs_lease_idx on public.audio_jobs (lease_expires_at) where status = 'processing';
 create index audio_jobs_failed_idx on public.audio_jobs (updated_at) where status = 'failed';
-create index video_recordings_user_id_idx on public.video_recordings (user_id);
-create index analysis_jobs_user_id_idx on public.analysis_jobs (user_id);
+-- The app's database has these two already.
+create index if not exists video_recordings_user_id_idx on public.video_recordings (user_id);
+create index if not exists analysis_jobs_user_id_idx on public.analysis_jobs (user_id);
 
--- updated_at follows every update.
+-- updated_at follows every update (on the adopted database this replaces the app's own
+-- `handle_*_updated_at` triggers on the two tables, which did the same).
+drop trigger if exists handle_video_recordings_updated_at on public.video_recordings;
+drop trigger if exists handle_analysis_jobs_updated_at on public.analysis_jobs;
+
 create function cuecast.touch_updated_at()
 returns trigger
 language plpgsql

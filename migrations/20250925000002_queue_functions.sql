@@ -214,13 +214,7 @@ create trigger analysis_jobs_progress
 
 revoke all on all functions in schema cuecast from public;
 
--- Items that existed before the queue get their jobs now, so none is left pending forever.
-select cuecast.enqueue_ssml(f.id)
-from public.analysis_feedback as f
-where f.ssml_status = 'pending' and f.message ~ '[^[:space:]]'
-order by f.id;
-
-select cuecast.enqueue_audio(f.id)
-from public.analysis_feedback as f
-where f.ssml_status = 'completed' and f.audio_status = 'pending'
-order by f.id;
+-- Items that existed before the queue get no job here: queueing them is provider work
+-- (Gemini, Text-to-Speech) that nobody asked for at rollout. 04 marked them `unrequested`;
+-- `cuecast backfill` queues them in bounded batches when wanted, and an edit of a message
+-- queues its item as usual.

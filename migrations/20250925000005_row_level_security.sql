@@ -4,6 +4,27 @@
 -- Supabase grants anon and authenticated everything on new public tables by default, so the
 -- grants are set explicitly here and RLS is the second wall.
 
+-- On the adopted database the app's own policies on these tables go first: they let users
+-- write jobs, feedback and segments, and keyed ownership on analysis_jobs.user_id rather than
+-- on the video. cuecast's policies below are the one definition (docs/migrations.md lists
+-- what they replace); `analyses`, the app's table that feedback still points to, is governed
+-- the same way.
+do $migration$
+declare
+  p record;
+begin
+  for p in
+    select tablename, policyname from pg_policies
+    where schemaname = 'public'
+      and tablename in ('video_recordings', 'analysis_jobs', 'analyses', 'analysis_feedback',
+                        'analysis_ssml_segments', 'analysis_audio_segments', 'ssml_jobs',
+                        'audio_jobs')
+  loop
+    execute format('drop policy %I on public.%I', p.policyname, p.tablename);
+  end loop;
+end;
+$migration$;
+
 alter table public.video_recordings enable row level security;
 alter table public.analysis_jobs enable row level security;
 alter table public.analysis_feedback enable row level security;
@@ -91,3 +112,18 @@ create policy analysis_ssml_segments_owner_select on public.analysis_ssml_segmen
 create policy analysis_audio_segments_owner_select on public.analysis_audio_segments
   for select to authenticated using (cuecast.owns_feedback(feedback_id));
 -- ssml_jobs and audio_jobs: no policy for anyone but the service role (which bypasses RLS).
+
+-- The adopted database's `analyses`: read by its owner, written by the service role only.
+do $migration$
+begin
+  if to_regclass('public.analyses') is null then
+    return;
+  end if;
+  alter table public.analyses enable row level security;
+  revoke all on public.analyses from public, anon, authenticated;
+  grant select on public.analyses to authenticated;
+  grant all on public.analyses to service_role;
+  create policy analyses_owner_select on public.analyses
+    for select to authenticated using (cuecast.owns_analysis_job(job_id));
+end;
+$migration$;

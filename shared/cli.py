@@ -99,15 +99,29 @@ def cmd_migrate(args: argparse.Namespace, console: Console) -> int:
     choice = _database(_settings(args), console)
     try:
         if args.local_supabase:
-            migrations.install_local_supabase(choice.url)
-            console.print("installed the local Supabase surface")
-        applied = migrations.migrate(choice.url, Path(args.dir), upto=args.upto)
+            installed = migrations.install_local_supabase(choice.url)
+            console.print(
+                "installed the local Supabase surface"
+                if installed
+                else "the Supabase surface is there already"
+            )
+        applied = migrations.migrate(
+            choice.url,
+            Path(args.dir),
+            upto=args.upto,
+            lock_timeout_s=args.lock_timeout,
+            on_applied=lambda migration, said: _print_applied(console, migration, said),
+        )
     finally:
         choice.stop()
-    for migration in applied:
-        console.print(f"applied {migration.path.name}")
     console.print(f"{len(applied)} migration(s) applied" if applied else "database is up to date")
     return 0
+
+
+def _print_applied(console: Console, migration: migrations.Migration, said: list[str]) -> None:
+    console.print(f"applied {migration.path.name}", highlight=False)
+    for line in said:
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
 def process_started() -> float:
@@ -332,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     m = command("migrate", cmd_migrate, "apply pending migrations")
     m.add_argument("--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder")
     m.add_argument("--upto", help="stop after this 14-digit version")
+    m.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=migrations.DEFAULT_LOCK_TIMEOUT_S,
+        help="seconds a file may wait for a lock the app holds before it rolls back"
+        " (default %(default)s)",
+    )
     m.add_argument(
         "--local-supabase",
         action="store_true",

@@ -4,12 +4,19 @@ Each file runs in its own transaction together with its row in
 `supabase_migrations.schema_migrations (version, statements, name)`, so `supabase migration
 list` and `cuecast migrate` agree on what is applied. A file that was applied and then edited
 is refused (its statements no longer match the recorded ones); a failing file rolls back
-alone and the error names it.
+alone and the error names it. Versions recorded by someone else (the app's own history on an
+adopted database) are left alone.
+
+Every connection is unprepared and keeps no session state (each file's settings are `SET
+LOCAL`), so it works through Supabase's transaction pooler as well as directly. A file waits
+at most `lock_timeout_s` for a lock the app holds, then fails and rolls back: run it again
+when the app is quieter.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +37,13 @@ create table if not exists supabase_migrations.schema_migrations (
 alter table supabase_migrations.schema_migrations add column if not exists statements text[];
 alter table supabase_migrations.schema_migrations add column if not exists name text;
 """)
+
+
+# The base schema's version before the history was rewritten to adopt the app's database
+# (it collided with the app's own baseline, 20250923000000): a database that records it was
+# migrated by a checkout from before, and cannot be brought forward file by file.
+_REWRITTEN = {"20250923000000": "base_schema"}
+DEFAULT_LOCK_TIMEOUT_S = 10.0
 
 
 class MigrationError(CuecastError):
@@ -69,51 +83,105 @@ def local_supabase_sql() -> str:
     return resources.files("shared").joinpath("sql/local_supabase.sql").read_text("utf-8")
 
 
-def install_local_supabase(conninfo: str) -> None:
-    """The Supabase surface for plain Postgres (tests and local runs only)."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+def _connect(conninfo: str) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
+
+
+_SURFACE_PRESENT = sql.SQL("""
+select to_regprocedure('auth.uid()') is not null
+   and to_regclass('storage.objects') is not null
+   and to_regclass('vault.decrypted_secrets') is not null
+   and to_regclass('net.http_request_queue') is not null
+   and exists (select 1 from pg_publication where pubname = 'supabase_realtime')
+""")
+
+
+def install_local_supabase(conninfo: str) -> bool:
+    """The Supabase surface for plain Postgres (tests and local runs only), unless the
+    database has it already (then nothing is touched: its objects may belong to another
+    role, as on an adopted database). True when it was installed."""
+    with _connect(conninfo) as conn:
+        present = conn.execute(_SURFACE_PRESENT).fetchone()
+        if present and present[0]:
+            return False
         conn.execute(sql.SQL(local_supabase_sql()))
+        return True
 
 
 def migrate(
-    conninfo: str, directory: Path = MIGRATIONS_DIR, *, upto: str | None = None
+    conninfo: str,
+    directory: Path = MIGRATIONS_DIR,
+    *,
+    upto: str | None = None,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    on_applied: Callable[[Migration, list[str]], None] | None = None,
 ) -> list[Migration]:
     """Apply every pending migration (up to version `upto`, inclusive, when given); return
-    those applied (empty when up to date)."""
+    those applied (empty when up to date). `on_applied` hears of each file as it commits,
+    with what the server said while it ran (notices, warnings)."""
     migrations = [m for m in discover(directory) if upto is None or m.version <= upto]
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with _connect(conninfo) as conn:
         conn.execute(_SETUP)
         applied = _applied(conn)
-        _check_unchanged(migrations, applied)
+        _check_history(migrations, applied)
+        said: list[str] = []
+        conn.add_notice_handler(lambda d: said.append(_notice(d)))
         done = []
         for migration in migrations:
             if migration.version not in applied:
-                _apply(conn, migration)
+                said.clear()
+                _apply(conn, migration, lock_timeout_s)
                 done.append(migration)
+                if on_applied is not None:
+                    on_applied(migration, list(said))
     return done
+
+
+def _notice(diag: psycopg.errors.Diagnostic) -> str:
+    return f"{(diag.severity or 'NOTICE').lower()}: {diag.message_primary or ''}"
 
 
 def pending(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     migrations = discover(directory)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with _connect(conninfo) as conn:
         conn.execute(_SETUP)
         applied = _applied(conn)
     return [m for m in migrations if m.version not in applied]
 
 
-def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, list[str] | None]:
+@dataclass(frozen=True)
+class Recorded:
+    """One row of the history table."""
+
+    name: str | None
+    statements: list[str] | None
+
+
+def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, Recorded]:
     rows = conn.execute(
-        sql.SQL("select version, statements from supabase_migrations.schema_migrations")
+        sql.SQL("select version, name, statements from supabase_migrations.schema_migrations")
     ).fetchall()
-    return {str(version): statements for version, statements in rows}  # type: ignore[misc]
+    return {
+        str(version): Recorded(name, statements)  # type: ignore[arg-type]
+        for version, name, statements in rows
+    }
 
 
-def _check_unchanged(migrations: list[Migration], applied: dict[str, list[str] | None]) -> None:
+def _check_history(migrations: list[Migration], applied: dict[str, Recorded]) -> None:
+    for version, name in _REWRITTEN.items():
+        recorded = applied.get(version)
+        if recorded is not None and recorded.name == name:
+            raise MigrationError(
+                f"this database records cuecast's old history (version {version} {name},"
+                " from before the history was rewritten to adopt the app's database);"
+                " migrate a new database instead (`cuecast demo --fresh` recreates the"
+                " local one)"
+            )
     for migration in migrations:
         recorded = applied.get(migration.version)
-        if recorded is None:  # not applied, or applied by a tool that kept no statements
-            continue
-        if _normalise(recorded) != _normalise(migration.statements()):
+        if recorded is None or recorded.statements is None:  # not applied, or by a tool
+            continue  # that kept no statements
+        if _normalise(recorded.statements) != _normalise(migration.statements()):
             raise MigrationError(
                 f"{migration.path.name} was applied as version {migration.version} and has "
                 "been edited since; migrations are immutable once applied: revert the edit "
@@ -121,9 +189,18 @@ def _check_unchanged(migrations: list[Migration], applied: dict[str, list[str] |
             )
 
 
-def _apply(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -> None:
+def _apply(
+    conn: psycopg.Connection[tuple[object, ...]], migration: Migration, lock_timeout_s: float
+) -> None:
     try:
         with conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "select set_config('lock_timeout', %s, true),"
+                    " set_config('statement_timeout', '0', true)"
+                ),
+                (f"{int(lock_timeout_s * 1000)}ms",),
+            )
             conn.execute(
                 sql.SQL("lock table supabase_migrations.schema_migrations in exclusive mode")
             )
@@ -145,14 +222,24 @@ def _apply(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -
                     "name": migration.name,
                 },
             )
-    except psycopg.Error as exc:
-        diag = exc.diag
-        where = f" (line {diag.source_line})" if diag and diag.source_line else ""
+    except psycopg.errors.LockNotAvailable as exc:
         raise MigrationError(
-            f"{migration.path.name} failed and was rolled back: "
-            f"{(diag.message_primary if diag and diag.message_primary else str(exc)).strip()}"
-            f"{' - ' + diag.context.strip() if diag and diag.context else ''}{where}"
+            f"{migration.path.name} waited {lock_timeout_s:g} s for a lock that another session"
+            " holds (the app, or a long query) and was rolled back; run `cuecast migrate` again"
+            " when it is quieter, or give it longer with --lock-timeout"
         ) from exc
+    except psycopg.Error as exc:
+        raise MigrationError(_failure(migration, exc)) from exc
+
+
+def _failure(migration: Migration, exc: psycopg.Error) -> str:
+    diag = exc.diag
+    where = f" (line {diag.source_line})" if diag and diag.source_line else ""
+    return (
+        f"{migration.path.name} failed and was rolled back: "
+        f"{(diag.message_primary if diag and diag.message_primary else str(exc)).strip()}"
+        f"{' - ' + diag.context.strip() if diag and diag.context else ''}{where}"
+    )
 
 
 def _normalise(statements: list[str]) -> list[str]:

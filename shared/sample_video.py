@@ -9,6 +9,7 @@ arguments give the same file.
 from __future__ import annotations
 
 import io
+import math
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -125,3 +126,15 @@ class _AudioWriter:
     def finish(self) -> None:
         self.write_until(len(self.samples) / self.rate)
         self.output.mux(self.stream.encode(None))
+
+
+def whole_seconds(path: Path) -> int | None:
+    """The video's length rounded up to whole seconds, as the app records it in
+    `video_recordings.duration_seconds`; None when the file is not a readable video."""
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is None:
+                return None
+            return max(1, math.ceil(container.duration / av.time_base))
+    except (av.FFmpegError, OSError):
+        return None

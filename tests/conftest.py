@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from shared import migrate
+from tests import preplan
 from tests.pg import admin_url, with_database
 
 
@@ -86,3 +87,51 @@ def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """A superuser connection (autocommit) to the test's database, for setup and checks."""
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
+
+
+def _clone_as_hosted(admin: str, template: str, prefix: str) -> tuple[str, str]:
+    """A copy of `template`, owned by the hosted role: (name, the hosted role's URL)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create database {} template {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(template), sql.Identifier(preplan.HOSTED_ROLE)
+            )
+        )
+    return name, preplan.as_role(with_database(admin, name))
+
+
+@pytest.fixture(scope="session")
+def preplan_template(pg_admin_url: str) -> Iterator[str]:
+    """The app's pre-plan database with its rows and CLI history, not migrated."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"cuecast_pre_{worker}_{os.getpid()}"
+    drop_database(pg_admin_url, name)
+    preplan.create_database(pg_admin_url, name)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def adopted_template(pg_admin_url: str, preplan_template: str) -> Iterator[str]:
+    """The pre-plan database after every cuecast migration, applied as the hosted role."""
+    name, url = _clone_as_hosted(pg_admin_url, preplan_template, "cuecast_adopted_tpl")
+    migrate.migrate(url)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def preplan_db(pg_admin_url: str, preplan_template: str) -> Iterator[str]:
+    """A fresh copy of the pre-plan database; the hosted (non-superuser) role's URL."""
+    name, url = _clone_as_hosted(pg_admin_url, preplan_template, "cuecast_pre")
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def adopted_db(pg_admin_url: str, adopted_template: str) -> Iterator[str]:
+    """A fresh copy of the adopted database; the hosted (non-superuser) role's URL."""
+    name, url = _clone_as_hosted(pg_admin_url, adopted_template, "cuecast_ad")
+    yield url
+    drop_database(pg_admin_url, name)

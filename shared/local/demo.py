@@ -28,7 +28,7 @@ from shared.domain import JobStatus
 from shared.local.runtime import LocalRuntime
 from shared.ports import PROCESSED_BUCKET, RAW_BUCKET
 from shared.queries import raw
-from shared.sample_video import write_sample_video
+from shared.sample_video import whole_seconds, write_sample_video
 from shared.settings import Settings
 from shared.status import JobStory, job_story
 
@@ -110,6 +110,7 @@ def start_upload(app: App, video: Path, webhook_url: str) -> int:
                     "path": path,
                     "format": fmt,
                     "size": video.stat().st_size,
+                    "seconds": whole_seconds(video),
                 },
             ).fetchone()
             assert row is not None

@@ -255,9 +255,10 @@ select set_config('role', 'authenticated', true),
        set_config('request.jwt.claims', %(claims)s, true)
 
 -- name: local_insert_video
+-- The columns both starting points have; the app's database requires `duration_seconds`.
 insert into public.video_recordings
-  (user_id, filename, storage_path, format, file_size, upload_status)
-values (%(user_id)s, %(filename)s, %(path)s, %(format)s, %(size)s, 'uploading')
+  (user_id, filename, storage_path, format, file_size, duration_seconds, upload_status)
+values (%(user_id)s, %(filename)s, %(path)s, %(format)s, %(size)s, %(seconds)s, 'uploading')
 returning id
 
 -- name: local_complete_upload

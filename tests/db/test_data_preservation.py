@@ -1,4 +1,6 @@
-"""The plan's migrations run on production data: nothing the old rows said is lost."""
+"""The plan's migrations on rows in cuecast's own base tables: nothing the old rows said is
+lost, an item plays one rendition, and no provider work is queued by the migration. (The
+app's real pre-plan database: tests/db/test_adoption.py.)"""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import psycopg
 
 from shared import migrate
 
+BASE = "20250923120000"
+
 
 def test_ssml_and_audio_survive_the_refactor(empty_db):
     migrate.install_local_supabase(empty_db)
-    migrate.migrate(empty_db, upto="20250923000000")  # the pre-plan schema only
+    migrate.migrate(empty_db, upto=BASE)  # the base tables only
     with psycopg.connect(empty_db, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values ('00000000-0000-0000-0000-00000000000a')")
         conn.execute(
@@ -42,14 +46,15 @@ def test_ssml_and_audio_survive_the_refactor(empty_db):
         migrate.migrate(empty_db)
 
         ssml = conn.execute(
-            "select feedback_id, segment_index, ssml from analysis_ssml_segments order by 1, 2"
+            "select feedback_id, segment_index, ssml, ssml_prompt from analysis_ssml_segments"
+            " order by 1, 2"
         ).fetchall()
+        # item 2's two rows at index 0 are two renditions: the newest (same time, higher id)
         assert ssml == [
-            (1, 0, "<speak>Slow</speak>"),
-            (1, 1, "<speak>down</speak>"),
-            (2, 0, "<speak>Speak up</speak>"),
-            (2, 1, "<speak>again</speak>"),
-            (3, 0, "<speak>No audio yet</speak>"),
+            (1, 0, "<speak>Slow</speak>", "p"),
+            (1, 1, "<speak>down</speak>", "p"),
+            (2, 0, "<speak>again</speak>", "p"),
+            (3, 0, "<speak>No audio yet</speak>", "p"),
         ]
         audio = conn.execute(
             "select feedback_id, segment_index, audio_url, duration_ms, format, provider"
@@ -58,22 +63,31 @@ def test_ssml_and_audio_survive_the_refactor(empty_db):
         assert audio == [
             (1, 0, "old://1-0.mp3", 900, "mp3", "g"),
             (1, 1, "old://1-1.mp3", 800, "mp3", "g"),
-            (2, 0, "old://2-0a.mp3", 700, "mp3", "g"),
-            (2, 1, "old://2-0b.mp3", 600, "mp3", "g"),
+            (2, 0, "old://2-0b.mp3", 600, "mp3", "g"),
+        ]
+        # every row as it was, the older rendition and the prompts included
+        kept = conn.execute(
+            "select analysis_feedback_id, segment_index, feedback_ssml, feedback_audio_url,"
+            " audio_prompt from cuecast.preplan_audio_segments order by id"
+        ).fetchall()
+        assert kept == [
+            (1, 0, "<speak>Slow</speak>", "old://1-0.mp3", "a"),
+            (1, 1, "<speak>down</speak>", "old://1-1.mp3", "a"),
+            (2, 0, "<speak>Speak up</speak>", "old://2-0a.mp3", "a"),
+            (2, 0, "<speak>again</speak>", "old://2-0b.mp3", "a"),
+            (3, 0, "<speak>No audio yet</speak>", None, None),
         ]
         statuses = conn.execute(
             "select id, ssml_status, audio_status, item_index from analysis_feedback order by id"
         ).fetchall()
-        # 3 had SSML but no audio: its audio is queued now; 4 is blank: skipped.
+        # 3 had SSML but no audio: nothing is queued for it by the migration; 4 is blank.
         assert statuses == [
             (1, "completed", "completed", 2),
             (2, "completed", "completed", 0),
-            (3, "completed", "queued", 1),
+            (3, "completed", "unrequested", 1),
             (4, "skipped", "skipped", 3),
         ]
-        assert conn.execute("select feedback_id, status from audio_jobs").fetchall() == [
-            (3, "queued")
-        ]
+        assert conn.execute("select count(*) from audio_jobs").fetchone() == (0,)
         columns = {
             c
             for (c,) in conn.execute(
@@ -91,9 +105,9 @@ def test_ssml_and_audio_survive_the_refactor(empty_db):
         ).fetchone() == (0,)
 
 
-def test_pending_items_get_their_ssml_jobs(empty_db):
+def test_items_without_ssml_get_no_jobs(empty_db):
     migrate.install_local_supabase(empty_db)
-    migrate.migrate(empty_db, upto="20250923000000")
+    migrate.migrate(empty_db, upto=BASE)
     with psycopg.connect(empty_db, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values ('00000000-0000-0000-0000-00000000000b')")
         conn.execute(
@@ -111,7 +125,8 @@ def test_pending_items_get_their_ssml_jobs(empty_db):
         migrate.migrate(empty_db)
         assert conn.execute(
             "select ssml_status, audio_status from analysis_feedback"
-        ).fetchone() == ("queued", "pending")
+        ).fetchone() == ("unrequested", "unrequested")
+        assert conn.execute("select count(*) from ssml_jobs").fetchone() == (0,)
         # a job caught processing by the migration holds an already-expired lease
         assert conn.execute(
             "select status, lease_expires_at <= now() from analysis_jobs"

@@ -117,3 +117,28 @@ def test_status_reads_what_the_demo_left(empty_db, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "analysis job 1: completed (100%)" in done.stdout
     assert ".cuecast/storage/processed/" in done.stdout
+
+
+def test_demo_adopts_the_apps_database_and_runs_on_it(preplan_db, tmp_path):
+    """On the app's pre-plan database (as its non-superuser role): the demo migrates it and
+    its upload, with the app's required columns, reaches audio beside the historic rows."""
+    done = _run(["demo"], tmp_path, DATABASE_URL=preplan_db)
+    assert done.returncode == 0, done.stdout + done.stderr
+    applied = len(list(MIGRATIONS_DIR.glob("*.sql")))
+    assert f"migrations  {applied} applied" in done.stdout
+    assert "demo completed" in done.stdout
+    with psycopg.connect(preplan_db) as conn:
+        (job_id, seconds) = conn.execute(
+            "select j.id, v.duration_seconds from analysis_jobs j"
+            " join video_recordings v on v.id = j.video_recording_id order by j.id desc limit 1"
+        ).fetchone()
+        statuses = conn.execute(
+            "select ssml_status, audio_status from analysis_feedback where analysis_job_id = %s",
+            (job_id,),
+        ).fetchall()
+        historic = conn.execute(
+            "select count(*) from analysis_feedback where analysis_job_id < %s", (job_id,)
+        ).fetchone()
+    assert 1 <= seconds <= 60
+    assert len(statuses) >= 3 and set(statuses) == {("completed", "completed")}
+    assert historic == (9,)
