@@ -35,6 +35,7 @@ terraform-check: $(STAMP)
 	bash scripts/check-terraform.sh
 
 pytest: $(STAMP)
+	bash scripts/ensure-pgbouncer.sh
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 migrate: $(STAMP)

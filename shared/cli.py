@@ -1,4 +1,4 @@
-"""The `cuecast` command: migrate, demo, status, replay, reconcile and worker.
+"""The `cuecast` command: migrate, demo, status, replay, backfill, reconcile and worker.
 
 Every command finds its database the same way (shared/local/database.py): DATABASE_URL, else
 the local server on 127.0.0.1:5432, else the embedded one. Commands that publish use the
@@ -9,6 +9,7 @@ functions, so a local replay or reconcile runs the work it rings for.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from rich.table import Table
 from shared import logs
 from shared import migrate as migrations
 from shared.adapters.local_pubsub import LocalPubSub
+from shared.backfill import BackfillPlan, BackfillScope, backfill, plan, unsettled
 from shared.bootstrap import App
 from shared.domain import JobStatus, Stage
 from shared.errors import CuecastError
@@ -292,6 +294,53 @@ def _print_replay(report: ReplayReport, console: Console) -> None:
     console.print(f"{verb} {total if report.dry_run else report.total_published()} message(s)")
 
 
+def cmd_backfill(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
+    scope = BackfillScope(job_id=args.job, limit=args.limit)
+    with _opened_app(settings, console) as app:
+        if args.dry_run:
+            _print_plan(plan(app.pool, scope, settings.voice()), settings, console)
+            return 0
+        local = isinstance(app.publisher, LocalPubSub)
+        runtime = LocalRuntime(app, workers=app.settings.db_pool_max_size) if local else None
+
+        def settle(batch: dict[Stage, list[int]]) -> None:
+            waited = _wait_settled(app, batch, args.batch_timeout, 0.1 if local else 2.0)
+            ids = sum(len(v) for v in batch.values())
+            console.print(f"  batch of {ids}: settled in {waited:.1f} s")
+            time.sleep(args.pause)
+
+        with runtime or contextlib.nullcontext():
+            report = backfill(
+                app.pool, app.publisher, app.topics(), scope,
+                batch_size=args.batch_size, after_batch=settle,
+            )  # fmt: skip
+    console.print(
+        f"queued {report.queued(Stage.SSML)} item(s) for SSML and audio and"
+        f" {report.queued(Stage.AUDIO)} for audio, in {len(report.batches)} batch(es)"
+    )
+    return 0
+
+
+def _wait_settled(app: App, batch: dict[Stage, list[int]], timeout_s: float, every: float) -> float:
+    started = time.monotonic()
+    while unsettled(app.pool, batch) and time.monotonic() - started < timeout_s:
+        time.sleep(every)
+    return time.monotonic() - started
+
+
+def _print_plan(counted: BackfillPlan, settings: Settings, console: Console) -> None:
+    table = Table(title="cuecast backfill --dry-run: what a run would queue")
+    for name in ("items", "need", "provider calls"):
+        table.add_column(name, justify="right" if name == "items" else "left")
+    writer = "Gemini" if settings.ssml_writer == "gemini" else "the SSML builder (no API)"
+    tts = "Cloud Text-to-Speech" if settings.tts == "google" else "eSpeak NG (local)"
+    table.add_row(str(counted.ssml_items), "SSML, then audio", f"{counted.ssml_items} to {writer}")
+    table.add_row(str(counted.audio_items), "audio", "")
+    table.add_row(str(counted.items), "in all", f"{counted.tts_calls} to {tts}")
+    console.print(table)
+
+
 def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
     with _opened_app(_settings(args), console) as app:
         report = reconcile(app.pool, app.publisher, app.topics(), app.policy)
@@ -380,6 +429,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="list what would be sent")
     r.add_argument("--limit", type=int, default=10_000, help="at most this many per stage")
     r.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")
+
+    b = command(
+        "backfill", cmd_backfill, "queue the items that were there before cuecast, in batches"
+    )
+    b.add_argument("--dry-run", action="store_true", help="count items and provider calls only")
+    b.add_argument("--batch-size", type=int, default=100, help="items per batch (default 100)")
+    b.add_argument("--limit", type=int, help="at most this many items in all")
+    b.add_argument("--job", type=int, help="only this analysis job's items")
+    b.add_argument(
+        "--batch-timeout",
+        type=float,
+        default=600,
+        help="seconds to wait for a batch to settle before the next (default 600)",
+    )
+    b.add_argument("--pause", type=float, default=0, help="seconds between batches")
 
     c = command("reconcile", cmd_reconcile, "one sweep: lost doorbells, expired leases")
     c.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")

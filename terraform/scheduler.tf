@@ -7,6 +7,7 @@ resource "google_cloud_scheduler_job" "reconcile" {
   description = "Runs the cuecast reconciler (${var.environment})."
   schedule    = var.reconcile_schedule
   time_zone   = "Etc/UTC"
+  paused      = var.reconcile_paused
 
   # Longer than the function's timeout, so Scheduler records the real outcome.
   attempt_deadline = "${local.functions["reconcile"].timeout + 60}s"

@@ -113,6 +113,12 @@ variable "reconcile_schedule" {
   default     = "* * * * *"
 }
 
+variable "reconcile_paused" {
+  description = "Pause the reconcile job. true while adopting a live database (docs/rollout.md): until the app is switched, nothing may ring the jobs that uploads create."
+  type        = bool
+  default     = false
+}
+
 variable "artifact_keep_count" {
   description = "Function images kept per function in the Artifact Registry repository (older ones are deleted); rollback by redeploy needs only the source archive."
   type        = number

@@ -135,3 +135,13 @@ def adopted_db(pg_admin_url: str, adopted_template: str) -> Iterator[str]:
     name, url = _clone_as_hosted(pg_admin_url, adopted_template, "cuecast_ad")
     yield url
     drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_hosted_db(pg_admin_url: str) -> Iterator[str]:
+    """An empty database as a fresh Supabase project holds it (the local surface, hosted
+    ownership); the hosted (non-superuser) role's URL."""
+    name = f"cuecast_eh_{uuid.uuid4().hex[:12]}"
+    url = preplan.create_empty_hosted(pg_admin_url, name)
+    yield url
+    drop_database(pg_admin_url, name)

@@ -1,12 +1,16 @@
-"""The canonical schema: a normalised catalog query over what the migrations create.
+"""The canonical schema: a normalised catalog query over what the migrations create, from
+both starting points: tests/schema.snapshot (an empty project) and
+tests/schema.adopted.snapshot (the app's pre-plan database of tests/preplan, migrated).
 
-`python -m tests.schema_snapshot --write` (or `make snapshot`) regenerates
-tests/schema.snapshot after a deliberate schema change; the test only reads it.
+`python -m tests.schema_snapshot --write` (or `make snapshot`) regenerates both after a
+deliberate schema change; the tests only read them. `differences()` names the objects in
+which the two end states differ; docs/migrations.md must list exactly those.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import uuid
@@ -16,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 SNAPSHOT = Path(__file__).with_name("schema.snapshot")
+ADOPTED_SNAPSHOT = Path(__file__).with_name("schema.adopted.snapshot")
 SCHEMAS = ("public", "cuecast")
 ROLES = ("anon", "authenticated", "service_role")
 
@@ -66,10 +71,11 @@ SECTIONS = {
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'v')
     """,
-    "policies": """
+    "policies": r"""
         select schemaname || '.' || tablename || ' "' || policyname || '" ' || permissive
                || ' ' || cmd || ' to ' || array_to_string(roles, ',')
-               || coalesce(' using ' || qual, '') || coalesce(' check ' || with_check, '')
+               || coalesce(' using ' || regexp_replace(qual, '\s+', ' ', 'g'), '')
+               || coalesce(' check ' || regexp_replace(with_check, '\s+', ' ', 'g'), '')
         from pg_policies
         where schemaname = any(%(schemas)s)
            or (schemaname = 'storage' and policyname like 'cuecast%%')
@@ -111,39 +117,116 @@ def snapshot(conninfo: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _fresh_snapshot(admin: str) -> str:
+def sections(text: str) -> dict[str, set[str]]:
+    """A snapshot's lines by section."""
+    out: dict[str, set[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:]
+            out[current] = set()
+        elif line:
+            out[current].add(line)
+    return out
+
+
+_ON_TABLE = re.compile(r" ON (?:ONLY )?(?:\w+\.)?(\w+) ")
+
+
+def _on_table(line: str) -> tuple[str, str]:
+    found = _ON_TABLE.search(line)
+    assert found, line
+    words = line.split(" ")
+    name = words[words.index("INDEX") + 1] if "INDEX" in words else words[2]
+    return found.group(1), name
+
+
+def _first(line: str) -> str:
+    return line.split(" ", 1)[0]
+
+
+# section → (the table or function a snapshot line is about, the object itself)
+_OBJECT = {
+    "columns": lambda line: (_first(line).split(".", 1)[0], _first(line)),
+    "constraints": lambda line: (_first(line).rsplit(".", 1)[-1], line.split(" ")[1]),
+    "indexes": _on_table,
+    "triggers": _on_table,
+    "policies": lambda line: (_first(line).rsplit(".", 1)[-1], line.split('"')[1]),
+    "publication": lambda line: (line.rsplit(".", 1)[-1],) * 2,
+    "functions": lambda line: (_first(line).split("(", 1)[0],) * 2,
+    "function privileges": lambda line: (_first(line),) * 2,
+}
+
+
+def _object(section: str, line: str) -> tuple[str, str]:
+    """(owner, object); row level security and table privileges are about the table."""
+    handler = _OBJECT.get(section, lambda line: (_first(line),) * 2)
+    owner, thing = handler(line)
+    return str(owner), str(thing)
+
+
+def differences(fresh: str, adopted: str) -> list[str]:
+    """The objects the two end states disagree on: a table or function that only one of them
+    has, by its name; otherwise the column, constraint, index, trigger or policy."""
+    a, b = sections(fresh), sections(adopted)
+    owners = {
+        side: {_object(t, line)[0] for t, lines in snap.items() for line in lines}
+        for side, snap in (("fresh", a), ("adopted", b))
+    }
+    both = owners["fresh"] & owners["adopted"]
+    found = set()
+    for title in a.keys() | b.keys():
+        for line in a.get(title, set()) ^ b.get(title, set()):
+            owner, thing = _object(title, line)
+            found.add(thing if owner in both else owner)
+    return sorted(found)
+
+
+def _migrated_snapshot(admin: str, *, adopted: bool) -> str:
     from shared import migrate
+    from tests import preplan
     from tests.pg import with_database
 
     name = f"cuecast_snap_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     try:
-        url = with_database(admin, name)
-        migrate.install_local_supabase(url)
+        if adopted:
+            url = preplan.create_database(admin, name)
+        else:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            url = with_database(admin, name)
+            migrate.install_local_supabase(url)
         migrate.migrate(url)
         return snapshot(url)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
 
 
 def main() -> int:
     from tests.pg import admin_url
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="regenerate the committed file")
+    parser.add_argument("--write", action="store_true", help="regenerate the committed files")
     args = parser.parse_args()
-    text = _fresh_snapshot(admin_url())
+    status = 0
+    for path, adopted in ((SNAPSHOT, False), (ADOPTED_SNAPSHOT, True)):
+        text = _migrated_snapshot(admin_url(), adopted=adopted)
+        if args.write:
+            path.write_text(text)
+            print(f"wrote {path} ({len(text.splitlines())} lines)")
+            continue
+        out = Path(tempfile.gettempdir()) / f"cuecast-{path.name}"
+        out.write_text(text)
+        same = path.exists() and path.read_text() == text
+        print(f"{'matches' if same else 'differs from'} {path}; current schema in {out}")
+        status = status or (0 if same else 1)
     if args.write:
-        SNAPSHOT.write_text(text)
-        print(f"wrote {SNAPSHOT} ({len(text.splitlines())} lines)")
-        return 0
-    out = Path(tempfile.gettempdir()) / "cuecast-schema.snapshot"
-    out.write_text(text)
-    same = SNAPSHOT.exists() and SNAPSHOT.read_text() == text
-    print(f"{'matches' if same else 'differs from'} {SNAPSHOT}; current schema in {out}")
-    return 0 if same else 1
+        fresh, adopted_text = SNAPSHOT.read_text(), ADOPTED_SNAPSHOT.read_text()
+        print("the end states differ in:", ", ".join(differences(fresh, adopted_text)))
+    return status
 
 
 if __name__ == "__main__":

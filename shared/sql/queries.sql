@@ -239,6 +239,51 @@ left join public.analysis_feedback as f on f.analysis_job_id = j.id
 where j.id = %(id)s
 group by j.id
 
+-- Backfill (`cuecast backfill`): the items that were there before cuecast and have no SSML or
+-- audio (`unrequested`, migrations/20250924000004), queued in bounded batches.
+
+-- name: backfill_candidates
+-- Every item a backfill would queue, with what it needs: SSML (then audio) or audio only.
+select f.id, f.ssml_status = 'unrequested' as needs_ssml, f.message, f.category,
+       (select count(*) from public.analysis_ssml_segments as s where s.feedback_id = f.id)
+from public.analysis_feedback as f
+where (f.ssml_status = 'unrequested' or f.audio_status = 'unrequested')
+  and not cuecast.is_blank(f.message)
+  and (%(job_id)s::bigint is null or f.analysis_job_id = %(job_id)s::bigint)
+order by f.id
+limit %(limit)s
+
+-- name: backfill_take
+-- The next batch, locked so two backfills take disjoint ones.
+select f.id, f.ssml_status = 'unrequested' as needs_ssml
+from public.analysis_feedback as f
+where (f.ssml_status = 'unrequested' or f.audio_status = 'unrequested')
+  and not cuecast.is_blank(f.message)
+  and (%(job_id)s::bigint is null or f.analysis_job_id = %(job_id)s::bigint)
+order by f.id
+limit %(limit)s
+for update skip locked
+
+-- name: backfill_enqueue_ssml
+select cuecast.enqueue_ssml(i) from unnest(%(ids)s::bigint[]) as i
+
+-- name: backfill_audio_waits
+-- Their audio waits for the SSML (`pending`) and is queued when the SSML is written.
+update public.analysis_feedback
+set audio_status = 'pending'
+where id = any(%(ids)s::bigint[]) and audio_status = 'unrequested'
+
+-- name: backfill_enqueue_audio
+select cuecast.enqueue_audio(i) from unnest(%(ids)s::bigint[]) as i
+
+-- name: backfill_unsettled
+-- How many of a batch's items are still on their way (queued, processing, waiting).
+select count(*)
+from public.analysis_feedback as f
+where f.id = any(%(ids)s::bigint[])
+  and (f.ssml_status in ('pending', 'queued', 'processing')
+       or f.audio_status in ('pending', 'queued', 'processing'))
+
 -- Local runs only (the Supabase surface of shared/sql/local_supabase.sql).
 
 -- name: local_set_secret

@@ -128,7 +128,7 @@ def test_one_job_per_video_and_the_job_of_every_item(migrated):
     a21, a31 = "00000000-0000-0000-0000-00000000a021", "00000000-0000-0000-0000-00000000a031"
     assert items == [
         (100, a10, 10, 1), (101, a10, 10, 0), (102, a10, 10, 2), (103, a10, 10, 3),
-        (210, a21, 21, 0), (310, a31, 31, 0), (311, a31, 31, 1),
+        (104, a10, 10, 4), (210, a21, 21, 0), (310, a31, 31, 0), (311, a31, 31, 1),
         (610, RUN_TWO, 60, 0), (611, RUN_TWO, 60, 1),
     ]  # fmt: skip
     assert conn.execute(
@@ -148,6 +148,7 @@ def test_statuses_tell_the_truth(migrated):
         101: ("completed", "completed"),
         102: ("unrequested", "unrequested"),  # never had audio
         103: ("skipped", "skipped"),  # a blank message
+        104: ("completed", "unrequested"),  # SSML written, audio never made
         210: ("completed", "completed"),
         310: ("completed", "completed"),
         311: ("unrequested", "completed"),  # audio made from SSML that was blank
@@ -176,6 +177,7 @@ def test_an_item_plays_its_newest_rendition(migrated):
         (100, 0, "<speak>Keep your <emphasis>elbows</emphasis> in.</speak>", "ssml prompt v2",
          "gemini"),
         (101, 0, "<speak>Bend your knees more.</speak>", None, "gemini"),
+        (104, 0, "<speak>Relax your shoulders.</speak>", "ssml prompt v2", "gemini"),
         (210, 0, "<speak>Stand tall.</speak>", "ssml prompt v2", "gemini"),
         (310, 0, "<speak>Grip lighter, like a bird.</speak>", None, "gemini"),
         (610, 0, "<speak>Weight on the lead foot.</speak>", None, "gemini"),
@@ -184,11 +186,12 @@ def test_an_item_plays_its_newest_rendition(migrated):
     ]  # fmt: skip
     older = conn.execute(
         "select id, feedback_ssml, audio_prompt from cuecast.preplan_audio_segments"
-        " where id in (1000, 1009) order by id"
+        " where id in (1000, 1009, 1011) order by id"
     ).fetchall()
     assert older == [
         (1000, "<speak>Keep your elbows in.</speak>", "tts prompt v1"),
         (1009, "<speak>Hold the finish.</speak>", "tts prompt v2"),
+        (1011, "<speak>Relax your shoulders.</speak>", None),
     ]
     # the app's view shows the played one only
     view = conn.execute(
@@ -336,4 +339,25 @@ def test_the_old_writer_still_links_its_feedback(adopted_db):
         assert conn.execute(
             "select analysis_job_id, item_index, ssml_status from analysis_feedback where id = %s",
             (fid,),
-        ).fetchone() == (10, 4, "queued")
+        ).fetchone() == (10, 5, "queued")
+
+
+def test_a_role_that_may_not_create_storage_policies_gets_a_warning(preplan_db):
+    """Newer hosted projects do not let `postgres` create policies on storage.objects: the
+    migration still applies, and says which policies to create in the dashboard."""
+    admin_db = preplan_db.replace(f"{preplan.HOSTED_ROLE}@", "postgres@", 1)
+    with psycopg.connect(admin_db, autocommit=True) as conn:
+        conn.execute(
+            "do $$ begin create role storage_owner_elsewhere nologin;"
+            " exception when duplicate_object or unique_violation then null; end $$"
+        )
+        conn.execute("alter table storage.objects owner to storage_owner_elsewhere")
+    said: dict[str, list[str]] = {}
+    migrate.migrate(preplan_db, on_applied=lambda m, lines: said.setdefault(m.name, lines))
+    (warning,) = [line for line in said["storage_buckets"] if line.startswith("warning:")]
+    assert "may not create policies on storage.objects" in warning
+    assert "cuecast processed: owner reads" in warning
+    with psycopg.connect(preplan_db) as conn:
+        assert conn.execute(
+            "select count(*) from pg_policies where policyname like 'cuecast %'"
+        ).fetchone() == (0,)

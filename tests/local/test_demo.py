@@ -141,4 +141,4 @@ def test_demo_adopts_the_apps_database_and_runs_on_it(preplan_db, tmp_path):
         ).fetchone()
     assert 1 <= seconds <= 60
     assert len(statuses) >= 3 and set(statuses) == {("completed", "completed")}
-    assert historic == (9,)
+    assert historic == (10,)

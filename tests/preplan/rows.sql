@@ -1,6 +1,7 @@
 -- Realistic rows of the app's pre-plan database, for the adoption tests (tests/preplan and
 -- tests/db/test_adoption.py say what each becomes). Users A (…a1) and B (…b1).
---   video 1  one completed job: items with two renditions, NULLs, no audio, a blank message
+--   video 1  one completed job: an item with two renditions, NULLs, an item without audio,
+--            a blank message, an item whose synthesis never finished (SSML, empty audio_url)
 --   video 2  re-uploaded: a failed job, then a completed one
 --   video 3  two completed jobs, each with feedback and audio
 --   video 4  upload pending, no job;  video 7  upload failed, no job
@@ -100,6 +101,8 @@ overriding system value values
    0.4, '2025-09-10 09:03+00'),
   (103, '00000000-0000-0000-0000-00000000a010', 15, 'Other', '   ', 0.5, 0.1,
    '2025-09-10 09:03+00'),
+  (104, '00000000-0000-0000-0000-00000000a010', 18, 'Posture', 'Relax your shoulders.', 0.7,
+   0.3, '2025-09-10 09:03+00'),
   (210, '00000000-0000-0000-0000-00000000a021', 3, 'Posture', 'Stand tall.', 0.8, 0.5,
    '2025-09-11 09:32+00'),
   (300, '00000000-0000-0000-0000-00000000a030', 1, 'Grip', 'Loosen your grip.', 0.7, 0.6,
@@ -149,7 +152,9 @@ overriding system value values
    '00000000-0000-0000-0000-00000000a061', 'ssml prompt v2', 'tts prompt v2'),
   (1010, 611, '<speak>Hold <break time="300ms"/> the finish.</speak>',
    '00000000-0000-0000-0000-0000000000b1/60/611-b.mp3', 1100, 'mp3', '2025-09-15 11:00+00',
-   '00000000-0000-0000-0000-00000000a061', 'ssml prompt v3', 'tts prompt v3');
+   '00000000-0000-0000-0000-00000000a061', 'ssml prompt v3', 'tts prompt v3'),
+  (1011, 104, '<speak>Relax your shoulders.</speak>', '', null, null, '2025-09-10 09:04+00',
+   '00000000-0000-0000-0000-00000000a010', 'ssml prompt v2', null);
 
 insert into public.analysis_metrics (id, analysis_id, metric_key, metric_value, unit,
   created_at, updated_at)
