@@ -52,8 +52,8 @@ worker: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.run --videos 100 --items 30 $(if $(SEED),--seed $(SEED)) $(ARGS)
 
-# Benchmarks (bench/README.md): every script at its default size (~25 min on 2 cores), or
-# all six at a tiny size (~1 min; results in bench/results/smoke-*.json).
+# Benchmarks (bench/README.md): every script at its default size (~28 min on 2 cores), or
+# all seven at a tiny size (~1 min; results in bench/results/smoke-*.json).
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.limit
@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.audio
+	$(BIN)/python -m bench.adoption
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.throughput --items 200 --rounds 1 --output smoke-throughput
@@ -70,6 +71,7 @@ bench-smoke: $(STAMP)
 		--pairs 300 --passage 2000 --output smoke-scale
 	$(BIN)/python -m bench.memory --large-mb 50 --output smoke-memory
 	$(BIN)/python -m bench.audio --repeat 2 --output smoke-audio
+	$(BIN)/python -m bench.adoption --videos 2000 --output smoke-adoption
 
 clean:
 	rm -rf $(VENV) .venv-checkov .cuecast .pytest_cache .mypy_cache .ruff_cache

@@ -33,13 +33,24 @@ begin
     return;  -- cuecast's own base tables: nothing to adopt
   end if;
 
-  -- analysis_job_id and item_index are filled by 20250923120002; the statuses by 04 (added
-  -- here so that 04 can set them before it takes its own lock).
+  -- Writers of the two tables wait from here to the commit (milliseconds); readers do not.
+  -- Child table first: a writer of a segment locks its feedback row too, so it is never
+  -- holding one of these while waiting for the other (docs/migrations.md, "Locks").
+  lock table public.analysis_audio_segments, public.analysis_feedback in share row exclusive mode;
+
+  -- analysis_job_id and item_index are filled by 20250923120002. The statuses are added here
+  -- with the default `completed`, which every existing row then reads without a rewrite (a
+  -- column default is stored once, not per row), and the default for new rows becomes
+  -- `pending` at once. 04 then writes only the rows that are not completed (no SSML or
+  -- audio, or a blank message): a tenth of a million-row table instead of all of it.
   alter table public.analysis_feedback
     add column if not exists analysis_job_id bigint,
     add column if not exists item_index integer,
-    add column if not exists ssml_status text not null default 'pending',
-    add column if not exists audio_status text not null default 'pending';
+    add column if not exists ssml_status text not null default 'completed',
+    add column if not exists audio_status text not null default 'completed';
+  alter table public.analysis_feedback
+    alter column ssml_status set default 'pending',
+    alter column audio_status set default 'pending';
 
   -- Every existing segment is its item's only segment (index 0); 03 keeps one rendition per
   -- item and builds the unique index before it renames anything.
@@ -72,10 +83,13 @@ begin
         returning id into new.analysis_id;
       end if;
     end if;
+    -- After the job's last item; while 20250923120002 has not numbered the job's older
+    -- items yet (it gives them 0..n-1), after those n.
     if new.item_index is null and new.analysis_job_id is not null then
-      select coalesce(max(f.item_index) + 1, 0) into new.item_index
+      select coalesce(max(f.item_index) + 1, count(*)) into new.item_index
       from public.analysis_feedback as f
-      where f.analysis_job_id = new.analysis_job_id;
+      join public.analyses as a on a.id = f.analysis_id
+      where a.job_id = new.analysis_job_id;
     end if;
     return new;
   end;

@@ -21,11 +21,11 @@
 --                       analysis; `analysis_id` stays for the app's own reads. Items are
 --                       numbered within their job by (timestamp_seconds, id).
 --
--- Locks: the app can read every table throughout. Writes to analysis_feedback and
--- analysis_audio_segments wait until this file commits (a SHARE lock, so that no row the old
--- writer adds meanwhile escapes the numbering), and writes to analysis_jobs wait while its
--- unique index is built. The constraints come last and NOT VALID; 20251202000001 validates
--- them without blocking anyone.
+-- Locks: none beyond the rows it changes. The app reads and writes throughout: a row the old
+-- writer inserts meanwhile is linked and numbered by 20250923120001's trigger (after the rows
+-- numbered here), and the unique indexes and constraints that need this file's work come in
+-- 20250923120003, so that nothing here waits for a table lock while holding row locks (a
+-- writer waiting for one of those rows would be a deadlock).
 
 do $adopt$
 declare
@@ -38,8 +38,6 @@ begin
   ) then
     return;
   end if;
-
-  lock table public.analysis_feedback, public.analysis_audio_segments in share mode;
 
   -- One job per video.
   create temporary table adopt_dropped_jobs on commit drop as
@@ -83,10 +81,19 @@ begin
     insert into cuecast.archived_rows (table_name, row_id, reason, row_data)
     select distinct on (s.id) 'analysis_audio_segments', s.id::text,
            format('belongs to job %s, not kept (job %s kept)', d.job_id, d.kept),
-           to_jsonb(s) - array['segment_index', 'provider', 'version']
-    from public.analysis_audio_segments as s
-    left join public.analysis_feedback as f on f.id = s.analysis_feedback_id
-    join adopt_dropped_analyses as d on d.id = f.analysis_id or d.id = s.analysis_id;
+           to_jsonb(s) - array['segment_index', 'provider', 'version', 'owner_analysis']
+    from (
+      select s1.*, f.analysis_id as owner_analysis
+      from public.analysis_audio_segments as s1
+      join public.analysis_feedback as f on f.id = s1.analysis_feedback_id
+      where f.analysis_id in (select id from adopt_dropped_analyses)
+      union all
+      select s2.*, s2.analysis_id
+      from public.analysis_audio_segments as s2
+      where s2.analysis_id in (select id from adopt_dropped_analyses)
+    ) as s
+    join adopt_dropped_analyses as d on d.id = s.owner_analysis
+    order by s.id;
     insert into cuecast.archived_rows (table_name, row_id, reason, row_data)
     select 'analysis_metrics', m.id::text,
            format('belongs to job %s, not kept (job %s kept)', d.id, d.kept), to_jsonb(m)
@@ -142,7 +149,9 @@ begin
       v_count;
   end if;
 
-  -- The job of every item, and its place in the job.
+  -- The job of every item, and its place in the job (items the trigger already linked, written
+  -- since 20250923120001, have both). The numbering sorts every item: work_mem for this file.
+  perform pg_catalog.set_config('work_mem', '256MB', true);
   update public.analysis_feedback as f
   set analysis_job_id = n.job_id, item_index = n.item_index
   from (
@@ -151,26 +160,9 @@ begin
                                order by f2.timestamp_seconds, f2.id) - 1)::integer as item_index
     from public.analysis_feedback as f2
     join public.analyses as a on a.id = f2.analysis_id
+    where f2.item_index is null
   ) as n
-  where f.id = n.id
-    and (f.analysis_job_id is distinct from n.job_id or f.item_index is distinct from n.item_index);
-
-  -- Indexes first (they block writes, not reads, while they build), constraints after.
-  create index if not exists analysis_feedback_analysis_job_id_idx
-    on public.analysis_feedback (analysis_job_id);
-  create unique index if not exists analysis_feedback_job_item_key
-    on public.analysis_feedback (analysis_job_id, item_index);
-  create unique index if not exists analysis_jobs_video_recording_id_key
-    on public.analysis_jobs (video_recording_id);
-
-  alter table public.analysis_jobs
-    add constraint analysis_jobs_video_recording_id_key
-      unique using index analysis_jobs_video_recording_id_key;
-  alter table public.analysis_feedback
-    add constraint analysis_feedback_analysis_job_id_fkey foreign key (analysis_job_id)
-      references public.analysis_jobs (id) on delete cascade not valid,
-    add constraint analysis_feedback_analysis_job_id_not_null
-      check (analysis_job_id is not null) not valid;
+  where f.id = n.id;
 end;
 $adopt$;
 

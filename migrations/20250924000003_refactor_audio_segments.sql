@@ -10,8 +10,10 @@
 --     extra segments;
 --   * the SSML of what plays, with its prompt, moves to analysis_ssml_segments;
 --   * a row without audio (SSML only) leaves the live table after its SSML has moved.
--- Row work first, under locks that let the app read; the renames and drops (exclusive) last.
+-- Row work first, under a SHARE lock (the app reads on; writes to the table wait, and none
+-- can be waiting for one of these rows when the renames ask for their exclusive lock, last).
 create schema if not exists cuecast;
+lock table public.analysis_audio_segments in share mode;
 
 do $refactor$
 declare

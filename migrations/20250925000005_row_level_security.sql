@@ -13,6 +13,16 @@ do $migration$
 declare
   p record;
 begin
+  -- Writers of these tables wait from here to the commit (milliseconds); readers until the
+  -- ALTERs below. Up front, parents first as the app writes them (20250925000001).
+  execute (
+    select 'lock table ' || string_agg(format('public.%I', t), ', ' order by n)
+           || ' in share row exclusive mode'
+    from unnest(array['video_recordings', 'analysis_jobs', 'analyses', 'analysis_feedback',
+                      'analysis_ssml_segments', 'analysis_audio_segments', 'ssml_jobs',
+                      'audio_jobs']) with ordinality as u(t, n)
+    where to_regclass(format('public.%I', t)) is not null
+  );
   for p in
     select tablename, policyname from pg_policies
     where schemaname = 'public'

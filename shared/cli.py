@@ -120,6 +120,15 @@ def cmd_migrate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _version(text: str) -> str:
+    """A migration version for --upto: 14 digits, as the files are named."""
+    if not re.fullmatch(r"\d{14}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a migration version: 14 digits, as in 20250924000008"
+        )
+    return text
+
+
 def _print_applied(console: Console, migration: migrations.Migration, said: list[str]) -> None:
     console.print(f"applied {migration.path.name}", highlight=False)
     for line in said:
@@ -394,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = command("migrate", cmd_migrate, "apply pending migrations")
     m.add_argument("--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder")
-    m.add_argument("--upto", help="stop after this 14-digit version")
+    m.add_argument("--upto", type=_version, help="stop after this 14-digit version")
     m.add_argument(
         "--lock-timeout",
         type=float,

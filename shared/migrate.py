@@ -16,6 +16,7 @@ when the app is quieter.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -130,11 +131,37 @@ def migrate(
         for migration in migrations:
             if migration.version not in applied:
                 said.clear()
-                _apply(conn, migration, lock_timeout_s)
+                _apply_retrying(conn, migration, lock_timeout_s, said)
                 done.append(migration)
                 if on_applied is not None:
                     on_applied(migration, list(said))
     return done
+
+
+class _Contended(MigrationError):
+    """The file lost a lock to the app (a deadlock, or the lock timeout) and rolled back."""
+
+
+CONTENDED_ATTEMPTS = 3
+
+
+def _apply_retrying(
+    conn: psycopg.Connection[tuple[object, ...]],
+    migration: Migration,
+    lock_timeout_s: float,
+    said: list[str],
+) -> None:
+    """A file rolled back by a deadlock with the app, or by the lock timeout, is run again
+    (it changed nothing): a few times, after a pause, then the error stands."""
+    for attempt in range(1, CONTENDED_ATTEMPTS + 1):
+        try:
+            _apply(conn, migration, lock_timeout_s)
+            return
+        except _Contended as exc:
+            if attempt == CONTENDED_ATTEMPTS:
+                raise MigrationError(f"{exc} (after {attempt} attempts)") from exc
+            said.append(f"retry: {exc}")
+            time.sleep(attempt)
 
 
 def _notice(diag: psycopg.errors.Diagnostic) -> str:
@@ -210,7 +237,15 @@ def _apply(
             ).fetchone()
             if already:  # another migrator got here first
                 return
-            conn.execute(sql.SQL(migration.text))
+            for statement in statement_spans(migration.text):
+                try:
+                    conn.execute(sql.SQL(statement.text))
+                except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
+                    raise _Contended(
+                        _contention(migration, statement, exc, lock_timeout_s)
+                    ) from exc
+                except psycopg.Error as exc:
+                    raise MigrationError(_failure(migration, statement, exc)) from exc
             conn.execute(
                 sql.SQL(
                     "insert into supabase_migrations.schema_migrations (version, statements, name)"
@@ -222,24 +257,54 @@ def _apply(
                     "name": migration.name,
                 },
             )
-    except psycopg.errors.LockNotAvailable as exc:
-        raise MigrationError(
-            f"{migration.path.name} waited {lock_timeout_s:g} s for a lock that another session"
-            " holds (the app, or a long query) and was rolled back; run `cuecast migrate` again"
-            " when it is quieter, or give it longer with --lock-timeout"
-        ) from exc
-    except psycopg.Error as exc:
-        raise MigrationError(_failure(migration, exc)) from exc
+    except psycopg.errors.LockNotAvailable as exc:  # the history table's lock
+        raise _Contended(f"{migration.path.name}: the history table is locked") from exc
+    except psycopg.Error as exc:  # the bookkeeping around the file
+        raise MigrationError(f"{migration.path.name} failed and was rolled back: {exc}") from exc
 
 
-def _failure(migration: Migration, exc: psycopg.Error) -> str:
-    diag = exc.diag
-    where = f" (line {diag.source_line})" if diag and diag.source_line else ""
+def _contention(
+    migration: Migration, statement: Statement, exc: psycopg.Error, lock_timeout_s: float
+) -> str:
+    where = f"{migration.path.name}:{statement.code_line}"
+    if isinstance(exc, psycopg.errors.DeadlockDetected):
+        return f"{where}: deadlock with another session (the app); the file was rolled back"
     return (
-        f"{migration.path.name} failed and was rolled back: "
-        f"{(diag.message_primary if diag and diag.message_primary else str(exc)).strip()}"
-        f"{' - ' + diag.context.strip() if diag and diag.context else ''}{where}"
+        f"{where}: waited {lock_timeout_s:g} s for a lock that another session holds (the app,"
+        " or a long query); the file was rolled back: run `cuecast migrate` again when it is"
+        " quieter, or give it longer with --lock-timeout"
     )
+
+
+_PL_LINE = re.compile(r"PL/pgSQL function inline_code_block line (\d+)")
+_NOT_SUPABASE = re.compile(
+    r'(schema|role|relation|function) "?(auth|storage|net|vault|anon|authenticated|service_role)'
+    r'\b[^"]*"? does not exist'
+)
+
+
+def _failure(migration: Migration, statement: Statement, exc: psycopg.Error) -> str:
+    """`file:line: what Postgres said`, the line being the file's own (not Postgres's source
+    line): of the failing statement, or of the failing line inside its DO block."""
+    diag = exc.diag
+    message = (diag.message_primary or str(exc)).strip()
+    line = statement.code_line
+    lines_before = statement.code_line - statement.line
+    code_start = sum(len(part) for part in statement.text.splitlines(True)[:lines_before])
+    inner = _PL_LINE.search(diag.context or "")
+    if inner and statement.text[code_start:].lower().startswith("do"):
+        body = statement.text.find("$", statement.text.find("$", code_start) + 1) + 1
+        line = statement.line + statement.text[:body].count("\n") + int(inner.group(1)) - 1
+    elif diag.statement_position:
+        line = statement.line + statement.text[: int(diag.statement_position) - 1].count("\n")
+    detail = f" ({diag.message_detail.strip()})" if diag.message_detail else ""
+    hint = ""
+    if _NOT_SUPABASE.search(message):
+        hint = (
+            "; this looks like plain Postgres without Supabase's schemas and roles: install"
+            " the local surface first with `cuecast migrate --local-supabase`"
+        )
+    return f"{migration.path.name}:{line}: {message}{detail}; the file was rolled back{hint}"
 
 
 def _normalise(statements: list[str]) -> list[str]:
@@ -252,20 +317,38 @@ def _normalise(statements: list[str]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Statement:
+    text: str  # leading comments included, as the Supabase CLI records it
+    line: int  # the file line its text starts on
+
+    @property
+    def code_line(self) -> int:
+        """The line of its first code, past leading comments and blank lines."""
+        for number, line in enumerate(self.text.splitlines()):
+            if line.strip() and not line.lstrip().startswith("--"):
+                return self.line + number
+        return self.line
+
+
+def statement_spans(text: str) -> list[Statement]:
+    """The statements of a file (as split_statements) with the line each starts on."""
+    spans: list[Statement] = []
+    start = 0
+    for end in [*_statement_ends(text), len(text)]:
+        raw = text[start:end]
+        chunk = raw.strip()
+        if chunk and _strip_comments(chunk).strip(" \t\r\n;"):
+            offset = start + (len(raw) - len(raw.lstrip()))
+            spans.append(Statement(chunk, text[:offset].count("\n") + 1))
+        start = end
+    return spans
+
+
 def split_statements(text: str) -> list[str]:
     """Split SQL into statements at top-level semicolons (quotes, dollar quotes and comments
     respected), each kept with its semicolon, as the Supabase CLI records them."""
-    statements: list[str] = []
-    start = 0
-    for end in _statement_ends(text):
-        chunk = text[start:end].strip()
-        if _strip_comments(chunk).strip(" \t\r\n;"):
-            statements.append(chunk)
-        start = end
-    tail = text[start:].strip()
-    if _strip_comments(tail).strip():
-        statements.append(tail)
-    return statements
+    return [statement.text for statement in statement_spans(text)]
 
 
 _TOKEN = re.compile(

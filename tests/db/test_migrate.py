@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psycopg
@@ -93,8 +94,10 @@ def test_failing_file_rolls_back_alone_and_is_named(empty_db, tmp_path):
     migrate.install_local_supabase(empty_db)
     result = _run_cli("--database-url", empty_db, "--dir", str(directory))
     assert result.returncode == 1
-    assert "20991231000000_broken.sql failed and was rolled back" in result.stderr
-    assert 'relation "no_such_table" does not exist' in result.stderr
+    assert (
+        '20991231000000_broken.sql:2: relation "no_such_table" does not exist;'
+        " the file was rolled back"
+    ) in result.stderr
     with psycopg.connect(empty_db) as conn:
         assert conn.execute("select to_regclass('public.half_done')").fetchone() == (None,)
         assert conn.execute("select to_regclass('public.audio_jobs')").fetchone() != (None,)
@@ -103,6 +106,36 @@ def test_failing_file_rolls_back_alone_and_is_named(empty_db, tmp_path):
         }
     assert "20991231000000" not in versions
     assert len(versions) == len(list(MIGRATIONS_DIR.glob("*.sql")))
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("-- one\n-- two\nselect 1;\n\nselect\n  1,\n  no_such_column;\n", 7),
+        (
+            "select 1;\n-- a block\ndo $block$\ndeclare\n  x int;\nbegin\n"
+            "  x := 1;\n  perform * from no_such_table;\nend;\n$block$;\n",
+            8,
+        ),
+        ("do $$ begin\n  raise exception 'boom';\nend $$;\n", 2),
+    ],
+)
+def test_a_failure_names_the_line_in_the_file(empty_db, tmp_path, text, line):
+    (tmp_path / "20991231000000_broken.sql").write_text(text)
+    with pytest.raises(MigrationError) as failed:
+        migrate.migrate(empty_db, tmp_path)
+    assert str(failed.value).startswith(f"20991231000000_broken.sql:{line}: ")
+
+
+def test_plain_postgres_is_told_about_the_local_surface(empty_db):
+    with pytest.raises(MigrationError) as failed:
+        migrate.migrate(empty_db)
+    message = str(failed.value)
+    base = (MIGRATIONS_DIR / "20250923120000_base_schema.sql").read_text().splitlines()
+    # Postgres gives no position for this one: the line of the statement that failed
+    line = next(i for i, text in enumerate(base, 1) if "table if not exists public.video" in text)
+    assert message.startswith(f'20250923120000_base_schema.sql:{line}: schema "auth" does not')
+    assert "cuecast migrate --local-supabase" in message
 
 
 def test_bad_names_and_duplicate_versions_are_refused(tmp_path):
@@ -152,3 +185,47 @@ def test_no_secret_or_url_in_any_migration():
         text = path.read_text().lower()
         for needle in ("http://", "https://", "bearer ", "service_role_key", "eyj"):
             assert needle not in text, (path.name, needle)
+
+
+def _busy_app(url: str) -> psycopg.Connection:
+    """An app transaction holding a row of video_recordings (and so a lock that conflicts
+    with the queue columns migration's)."""
+    with psycopg.connect(url, autocommit=True) as setup:
+        user = setup.execute("insert into auth.users default values returning id").fetchone()[0]
+        setup.execute(
+            "insert into video_recordings (user_id, filename, storage_path, format)"
+            " values (%s, 'a.mp4', %s, 'mp4')",
+            (user, f"{user}/a.mp4"),
+        )
+    app = psycopg.connect(url)
+    app.execute("update video_recordings set upload_status = 'uploading'")
+    return app  # its transaction stays open until the caller ends it
+
+
+def test_a_file_that_loses_a_lock_to_the_app_is_run_again(empty_db):
+    migrate.install_local_supabase(empty_db)
+    migrate.migrate(empty_db, upto="20250924000008")
+    app = _busy_app(empty_db)
+    threading.Timer(1.0, app.commit).start()  # the app finishes during the first retry pause
+    said: dict[str, list[str]] = {}
+    migrate.migrate(
+        empty_db, lock_timeout_s=0.3, on_applied=lambda m, s: said.setdefault(m.name, s)
+    )
+    app.close()
+    (retry,) = [line for line in said["queue_columns"] if line.startswith("retry:")]
+    assert retry.startswith("retry: 20250925000001_queue_columns.sql:")
+    assert "waited 0.3 s for a lock that another session holds" in retry
+
+
+def test_a_lock_the_app_never_lets_go_fails_clearly(empty_db):
+    migrate.install_local_supabase(empty_db)
+    migrate.migrate(empty_db, upto="20250924000008")
+    app = _busy_app(empty_db)
+    try:
+        with pytest.raises(MigrationError) as failed:
+            migrate.migrate(empty_db, lock_timeout_s=0.2)
+    finally:
+        app.close()
+    assert "20250925000001_queue_columns.sql" in str(failed.value)
+    assert "--lock-timeout" in str(failed.value)
+    assert str(failed.value).endswith("(after 3 attempts)")
