@@ -22,9 +22,9 @@ import main
 from bench.doubles import DoorbellQueue, InstantSsmlWriter, InstantSynthesizer, MemoryStorage
 from shared import bootstrap
 from shared.bootstrap import App
-from shared.database import make_pool
 from shared.domain import Stage
 from shared.messages import PUBSUB_EVENT_TYPE, encode
+from shared.pool import make_pool
 from shared.ports import SpeechSynthesizer, SsmlWriter, Storage
 from shared.settings import Settings
 

@@ -25,7 +25,7 @@ from bench.common import Report, median, verdict
 from bench.harness import CuecastWorkers
 from bench.seed import analyze, clear_items, complete_ssml, seed_items
 from shared.domain import Stage
-from shared.queries import TABLES
+from shared.queries import stage_query
 
 NAME = "limit"
 POLICY = {"lease_seconds": 300, "max_attempts": 5}
@@ -44,10 +44,9 @@ def fresh_items(url: str, count: int, stage: Stage) -> list[int]:
 
 def pair_seconds(url: str, stage: Stage, ids: list[int], concurrency: int, prepared: bool) -> float:
     """Claim-and-finish every id, `concurrency` connections each taking its share."""
-    table = TABLES[stage]
     conns = [common.connect(url) for _ in range(concurrency)]
-    claim_sql = table.query("claim_job").as_string(conns[0])
-    finish_sql = table.query("finish_job").as_string(conns[0])
+    claim_sql = stage_query(stage, "claim_job").as_string(conns[0])
+    finish_sql = stage_query(stage, "finish_job").as_string(conns[0])
     barrier = threading.Barrier(concurrency + 1)
     failures: list[int] = []
 

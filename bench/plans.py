@@ -18,7 +18,7 @@ from bench import common
 from bench.common import Report, verdict
 from bench.limit import POLICY
 from shared.domain import Stage
-from shared.queries import TABLES, raw
+from shared.queries import raw, stage_query
 
 _LOGGED = re.compile(r"^duration: ([\d.]+) ms\s+plan:\s*\n(?P<plan>.*)$", re.DOTALL)
 _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
@@ -156,11 +156,10 @@ _AUDIO_SAVES = {
 def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, tuple[str, int]]:
     """The plans of the queries that run against the job tables on every message or
     reconcile pass. The finishes run after the stage's claim, in the same transaction."""
-    ssml, audio = TABLES[Stage.SSML], TABLES[Stage.AUDIO]
     sweep = {"max_attempts": 5, "grace_seconds": 60, "limit": 500}
     queries: dict[str, tuple[sql.SQL | sql.Composed, Setup]] = {
-        "ssml claim_job": (ssml.query("claim_job"), _claim(ssml_key)),
-        "audio claim_job": (audio.query("claim_job"), _claim(audio_key)),
+        "ssml claim_job": (stage_query(Stage.SSML, "claim_job"), _claim(ssml_key)),
+        "audio claim_job": (stage_query(Stage.AUDIO, "claim_job"), _claim(audio_key)),
         "ssml claim_ssml": (sql.SQL(raw("claim_ssml")), _claim(ssml_key)),
         "ssml finish_ssml": (
             sql.SQL(raw("finish_ssml")),
@@ -171,10 +170,16 @@ def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, tuple[str, int]]
             sql.SQL(raw("finish_audio")),
             _after_claim(Stage.AUDIO, audio_key, _AUDIO_SAVES),
         ),
-        "ssml reclaim_expired": (ssml.query("reclaim_expired"), lambda conn: sweep),
-        "ssml fail_exhausted": (ssml.query("fail_exhausted"), lambda conn: sweep),
-        "ssml ring_lost_doorbells": (ssml.query("ring_lost_doorbells"), lambda conn: sweep),
-        "audio ring_lost_doorbells": (audio.query("ring_lost_doorbells"), lambda conn: sweep),
+        "ssml reclaim_expired": (stage_query(Stage.SSML, "reclaim_expired"), lambda conn: sweep),
+        "ssml fail_exhausted": (stage_query(Stage.SSML, "fail_exhausted"), lambda conn: sweep),
+        "ssml ring_lost_doorbells": (
+            stage_query(Stage.SSML, "ring_lost_doorbells"),
+            lambda conn: sweep,
+        ),
+        "audio ring_lost_doorbells": (
+            stage_query(Stage.AUDIO, "ring_lost_doorbells"),
+            lambda conn: sweep,
+        ),
     }
     return {name: explain(url, query, setup) for name, (query, setup) in queries.items()}
 

@@ -3,7 +3,7 @@ counted at the driver (libpq's protocol trace of every pooled connection) and ch
 against the server (`pg_stat_database.xact_commit` of the scratch database).
 
 Each stage runs alone on `items` items with instant providers, through the real entry
-points, on a pool built as `shared.database.make_pool` builds it (same connection settings,
+points, on a pool built as `shared.pool.make_pool` builds it (same connection settings,
 same `IdleCheck`; plus the trace). Procrastinate's two-stage chain is counted the same way
 for comparison. Then each statement's server time (bench/statements.py: planning,
 execution, triggers; EXPLAIN ANALYZE, warm; the functions inside with track_functions).
@@ -24,8 +24,8 @@ from bench.harness import CuecastWorkers
 from bench.seed import analyze, complete_ssml, seed_items
 from bench.statements import statement_costs
 from bench.trace import Counts, Tracer
-from shared.database import IdleCheck, connect_kwargs
 from shared.domain import Stage
+from shared.pool import IdleCheck, connect_kwargs
 
 NAME = "roundtrips"
 

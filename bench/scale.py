@@ -29,7 +29,7 @@ from bench.plans import plans, record, scans_table
 from bench.retention import index_sizes, passage, purge, sizes
 from bench.seed import complete_ssml, seed_items
 from shared.domain import Stage
-from shared.queries import TABLES, raw
+from shared.queries import raw, stage_query
 
 NAME = "scale"
 
@@ -104,11 +104,11 @@ def claim_latencies(url: str, ids: list[int]) -> dict[str, list[float]]:
     claim in autocommit), of that commit (not flushed: the claim function sets
     synchronous_commit off), and of the finish (`finish_job`, autocommit, a durable
     commit); one connection, unprepared."""
-    table = TABLES[Stage.SSML]
+    stage = Stage.SSML
     out: dict[str, list[float]] = {"claim": [], "commit": [], "finish": []}
     with common.connect(url) as conn:
-        claim_sql = table.query("claim_job").as_string(conn)
-        finish_sql = table.query("finish_job").as_string(conn)
+        claim_sql = stage_query(stage, "claim_job").as_string(conn)
+        finish_sql = stage_query(stage, "finish_job").as_string(conn)
         for key in ids:
             with conn.transaction():
                 start = time.perf_counter()

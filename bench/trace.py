@@ -5,7 +5,7 @@ parsed into round trips, statements and transactions.
 - statement: a `CommandComplete` other than BEGIN/COMMIT/ROLLBACK;
 - transaction: a BEGIN, or a statement sent while the session was idle (autocommit);
 - check: an empty query: the pool's check before lending a connection (cuecast's
-  `shared.database.IdleCheck` runs psycopg_pool's `check_connection` only for a
+  `shared.pool.IdleCheck` runs psycopg_pool's `check_connection` only for a
   connection not lent in the last 2 s; each check that does run is counted);
 - wait: from the first message of a round trip to its ReadyForQuery (timestamps on): the
   time the client waited for the network and the server, by what the round trip ran.

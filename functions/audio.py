@@ -7,9 +7,8 @@ from typing import Any
 import functions_framework
 
 from functions._pubsub import handle
-from shared.domain import Stage
 
 
 @functions_framework.cloud_event
 def audio(event: Any) -> None:
-    handle("audio", Stage.AUDIO, event, lambda app, i: app.audio_stage.run(i))
+    handle("audio", event)

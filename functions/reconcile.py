@@ -1,5 +1,4 @@
-"""reconcile: Cloud Scheduler's minute sweep (DESIGN.md step 7); `cuecast reconcile` runs
-the same code."""
+"""reconcile: Cloud Scheduler's minute sweep; `cuecast reconcile` runs the same code."""
 
 from __future__ import annotations
 
@@ -8,14 +7,16 @@ import functions_framework
 
 from shared import logs
 from shared.bootstrap import get_app
-from shared.services.relay import reconcile as sweep
+from shared.services.reconciler import reconcile as reconcile_every_stage
 
 
 @functions_framework.http
 def reconcile(request: flask.Request) -> flask.Response:
     app = get_app("reconcile")
     with logs.bind(function="reconcile"):
-        report = sweep(app.pool, app.publisher_for("reconcile"), app.topics(), app.policy)
+        report = reconcile_every_stage(
+            app.database, app.publisher_for("reconcile"), app.topics(), app.policy
+        )
     return flask.jsonify(
         republished={str(s): ids for s, ids in report.republish.items()},
         reclaimed={str(s): n for s, n in report.reclaimed.items()},

@@ -7,9 +7,8 @@ from typing import Any
 import functions_framework
 
 from functions._pubsub import handle
-from shared.domain import Stage
 
 
 @functions_framework.cloud_event
 def start_analysis(event: Any) -> None:
-    handle("start_analysis", Stage.ANALYSIS, event, lambda app, i: app.analysis_stage.run(i))
+    handle("start_analysis", event)

@@ -21,9 +21,9 @@ import functions_framework
 from shared import logs
 from shared.bootstrap import get_app
 from shared.domain import Stage
-from shared.errors import InvalidMessage
+from shared.errors import InvalidMessage, NotFound
 from shared.messages import parse_id
-from shared.services.relay import NotFound, start_analysis
+from shared.services.webhook import start_analysis
 
 log = logging.getLogger("cuecast.webhook")
 
@@ -104,7 +104,7 @@ def _handle(request: flask.Request) -> flask.Response:
         return _reply(400, error=str(exc))
     try:
         job_id = start_analysis(
-            app.pool,
+            app.database,
             app.publisher_for("webhook"),
             app.settings.topic(Stage.ANALYSIS),
             **start,

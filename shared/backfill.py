@@ -10,17 +10,14 @@ nothing and counts the provider calls a run would make.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from psycopg_pool import ConnectionPool
 
 from shared import messages
 from shared.adapters.ssml_builder import SsmlBuilder
+from shared.db import Database
 from shared.domain import Stage, Voice
 from shared.ports import Publisher
-from shared.queries import raw
 
 
 @dataclass(frozen=True)
@@ -51,37 +48,25 @@ class BackfillReport:
         return sum(len(batch.get(stage, [])) for batch in self.batches)
 
 
-def plan(pool: ConnectionPool[Any], scope: BackfillScope, voice: Voice) -> BackfillPlan:
+def plan(db: Database, scope: BackfillScope, voice: Voice) -> BackfillPlan:
     """Count the calls. Segments of SSML still to be written are counted by the builder's own
     segmentation (exact with CUECAST_SSML=builder; Gemini-written SSML is split the same way
     when it is long)."""
     builder, counted = SsmlBuilder(), BackfillPlan()
-    for needs_ssml, message, category, segments in _candidates(pool, scope):
-        if needs_ssml:
+    for item in db.backfill_candidates(scope.job_id, scope.limit):
+        if item["needs_ssml"]:
             counted.ssml_items += 1
             counted.ssml_calls += 1
-            script = builder.write(message, category=category, voice=voice)
+            script = builder.write(item["message"], category=item["category"], voice=voice)
             counted.tts_calls += len(script.segments)
         else:
             counted.audio_items += 1
-            counted.tts_calls += int(segments)
+            counted.tts_calls += int(item["segments"])
     return counted
 
 
-def _candidates(pool: ConnectionPool[Any], scope: BackfillScope) -> Iterator[tuple[Any, ...]]:
-    params = {"job_id": scope.job_id, "limit": scope.limit}
-    with (
-        pool.connection() as conn,
-        conn.transaction(),
-        conn.cursor(name="backfill_plan") as cursor,  # streamed: the history may be millions
-    ):
-        cursor.execute(raw("backfill_candidates"), params)
-        for row in cursor:
-            yield row[1:]
-
-
 def backfill(
-    pool: ConnectionPool[Any],
+    db: Database,
     publisher: Publisher,
     topics: dict[Stage, str],
     scope: BackfillScope,
@@ -94,7 +79,7 @@ def backfill(
     left = scope.limit
     while left is None or left > 0:
         size = batch_size if left is None else min(batch_size, left)
-        batch = _take(pool, scope.job_id, size)
+        batch = db.backfill_take(scope.job_id, size)
         if not batch:
             break
         for stage, ids in batch.items():
@@ -104,25 +89,3 @@ def backfill(
         left = None if left is None else left - sum(len(ids) for ids in batch.values())
         after_batch(batch)
     return report
-
-
-def _take(pool: ConnectionPool[Any], job_id: int | None, size: int) -> dict[Stage, list[int]]:
-    """One batch queued in one transaction: {stage: feedback ids to ring}."""
-    with pool.connection() as conn, conn.transaction():
-        rows = conn.execute(raw("backfill_take"), {"job_id": job_id, "limit": size}).fetchall()
-        ssml = [int(fid) for fid, needs_ssml in rows if needs_ssml]
-        audio = [int(fid) for fid, needs_ssml in rows if not needs_ssml]
-        if ssml:
-            conn.execute(raw("backfill_enqueue_ssml"), {"ids": ssml})
-            conn.execute(raw("backfill_audio_waits"), {"ids": ssml})
-        if audio:
-            conn.execute(raw("backfill_enqueue_audio"), {"ids": audio})
-    return {Stage.SSML: ssml, Stage.AUDIO: audio} if rows else {}
-
-
-def unsettled(pool: ConnectionPool[Any], batch: dict[Stage, list[int]]) -> int:
-    """How many of a batch's items are still queued, processing or waiting."""
-    ids = [i for stage_ids in batch.values() for i in stage_ids]
-    with pool.connection() as conn:
-        row = conn.execute(raw("backfill_unsettled"), {"ids": ids}).fetchone()
-    return int(row[0]) if row else 0

@@ -16,20 +16,23 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from shared import logs
-from shared.database import make_pool
+from shared.db import Database
 from shared.domain import Stage
 from shared.errors import ConfigurationError
+from shared.pool import make_pool
 from shared.ports import Analyzer, Publisher, SpeechSynthesizer, SsmlWriter, Storage
 from shared.queue import QueuePolicy
+from shared.services import runner
 from shared.services.analysis import AnalysisStage
 from shared.services.audio import AudioStage
+from shared.services.runner import Outcome, StageWork
 from shared.services.ssml import SsmlStage
 from shared.settings import Settings
-from shared.topology import FUNCTIONS, env_names, required_settings
+from shared.stages import FUNCTIONS, STAGES
 
 
 class TopicGuard:
-    """A function's publisher: it may publish only to the topics its topology names."""
+    """A function's publisher: it may publish only to the topics its function names."""
 
     def __init__(self, inner: Publisher, allowed: set[str], function: str) -> None:
         self.inner, self.allowed, self.function = inner, allowed, function
@@ -46,24 +49,36 @@ class TopicGuard:
 
 
 class App:
-    """Settings plus lazily built adapters and stages; any adapter may be given instead."""
+    """Settings plus lazily built adapters and stages. Any adapter may be given instead (the
+    local runtime, the tests and the benchmarks do); a given one is the caller's to close."""
 
-    def __init__(self, settings: Settings | None = None, **given: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        pool: ConnectionPool[Any] | None = None,
+        storage: Storage | None = None,
+        analyzer: Analyzer | None = None,
+        ssml_writer: SsmlWriter | None = None,
+        synthesizer: SpeechSynthesizer | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
         self.settings = settings or Settings()
-        self._given = set(given)
-        for name, value in given.items():
-            setattr(self, name, value)  # overrides the cached_property of the same name
+        given = {
+            "pool": pool,
+            "storage": storage,
+            "analyzer": analyzer,
+            "ssml_writer": ssml_writer,
+            "synthesizer": synthesizer,
+            "publisher": publisher,
+        }
+        self._given = {name for name, value in given.items() if value is not None}
+        for name in self._given:
+            setattr(self, name, given[name])  # overrides the cached_property of the same name
 
     def check(self, function: str) -> None:
-        missing = [
-            name
-            for name in required_settings(self.settings, FUNCTIONS[function])
-            if getattr(self.settings, name) in (None, "")
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"{function} cannot start: missing settings {', '.join(env_names(missing))}"
-            )
+        """Fail at start, naming the settings `function` needs and lacks."""
+        self.settings.require(*self.settings.required_for(FUNCTIONS[function]), who=function)
 
     @cached_property
     def policy(self) -> QueuePolicy:
@@ -78,13 +93,17 @@ class App:
 
     @cached_property
     def pool(self) -> ConnectionPool[Any]:
-        if not self.settings.database_url:
-            raise ConfigurationError("missing settings: DATABASE_URL")
+        self.settings.require("database_url")
+        assert self.settings.database_url
         return make_pool(
             self.settings.database_url,
             max_size=self.settings.db_pool_max_size,
             statement_timeout_ms=self.settings.statement_timeout_ms,
         )
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(self.pool)
 
     @cached_property
     def storage(self) -> Storage:
@@ -154,45 +173,41 @@ class App:
         allowed = {self.settings.topic(stage) for stage in FUNCTIONS[function].publishes}
         return TopicGuard(self.publisher, allowed, function)
 
-    @cached_property
-    def analysis_stage(self) -> AnalysisStage:
-        return AnalysisStage(
-            pool=self.pool,
-            storage=self.storage,
-            analyzer=self.analyzer,
-            publisher=self.publisher_for("start_analysis"),
-            policy=self.policy,
-            voice=self.settings.voice(),
-            topic=self.settings.topic(Stage.SSML),
-        )
+    def stage(self, stage: Stage) -> StageWork[Any, Any]:
+        """The stage's work, built once per App on first use."""
+        built: dict[Stage, StageWork[Any, Any]] = self.__dict__.setdefault("_stages", {})
+        if stage not in built:
+            built[stage] = self._build(stage)
+        return built[stage]
 
-    @cached_property
-    def ssml_stage(self) -> SsmlStage:
-        return SsmlStage(
-            pool=self.pool,
-            writer=self.ssml_writer,
-            publisher=self.publisher_for("ssml"),
-            policy=self.policy,
-            default_voice=self.settings.voice(),
-            topic=self.settings.topic(Stage.AUDIO),
-        )
+    def _build(self, stage: Stage) -> StageWork[Any, Any]:
+        spec, voice = STAGES[stage], self.settings.voice()
+        publisher = self.publisher_for(spec.function)
+        following = self.settings.topic(spec.next) if spec.next else ""
+        if stage is Stage.ANALYSIS:
+            return AnalysisStage(
+                storage=self.storage,
+                analyzer=self.analyzer,
+                publisher=publisher,
+                default_voice=voice,
+                topic=following,
+            )
+        if stage is Stage.SSML:
+            return SsmlStage(
+                writer=self.ssml_writer, publisher=publisher, default_voice=voice, topic=following
+            )
+        return AudioStage(storage=self.storage, synthesizer=self.synthesizer, default_voice=voice)
 
-    @cached_property
-    def audio_stage(self) -> AudioStage:
-        return AudioStage(
-            pool=self.pool,
-            storage=self.storage,
-            synthesizer=self.synthesizer,
-            policy=self.policy,
-            default_voice=self.settings.voice(),
-        )
+    def run(self, stage: Stage, key: int) -> Outcome:
+        """Run the job for `key` in `stage` (what an entry point does with a doorbell)."""
+        return runner.run(self.database, self.stage(stage), key, self.policy, self.settings.voice())
 
     def topics(self) -> dict[Stage, str]:
         return {stage: self.settings.topic(stage) for stage in Stage}
 
     def close(self) -> None:
         """Close what this App built (a given adapter belongs to whoever gave it)."""
-        if "pool" in self.__dict__:
+        if "pool" in self.__dict__ and "pool" not in self._given:
             self.pool.close()
         publisher = self.__dict__.get("publisher")
         if publisher is not None and "publisher" not in self._given:

@@ -31,6 +31,8 @@ class ItemStatus(StrEnum):
 
     `pending`: nothing has been asked yet (audio waits for its SSML). `skipped`: the item has a
     blank message, so there is nothing to say; it is final, never "in progress".
+    `unrequested`: the item was there before cuecast and has none; nothing is made for it
+    unless asked (`cuecast backfill`, or an edit of its message).
     """
 
     PENDING = "pending"
@@ -39,19 +41,16 @@ class ItemStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    UNREQUESTED = "unrequested"
 
 
 class Stage(StrEnum):
-    """A queue stage; its value names the job table's stage in messages, logs and the CLI."""
+    """A queue stage; its value names the stage in messages, logs and the CLI. What else a
+    stage is (its table, topic, message key, …) is declared in shared/stages.py."""
 
     ANALYSIS = "start-analysis"
     SSML = "ssml"
     AUDIO = "audio"
-
-    @property
-    def id_field(self) -> str:
-        """The key of the id in this stage's Pub/Sub message."""
-        return "analysis_job_id" if self is Stage.ANALYSIS else "feedback_id"
 
 
 @dataclass(frozen=True)

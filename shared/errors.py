@@ -1,10 +1,14 @@
-"""Errors as values the caller can act on: permanent vs transient decides ack vs retry.
+"""Every error cuecast raises, and what a failure means: the one place that decides it.
 
-`classify` is the one place that maps an exception to retry-or-not; every stage and entry
-point goes through it.
+A failure is permanent (retrying cannot help: fail the job at once, acknowledge the
+message) or transient (worth another attempt: the job goes back to queued after a backoff
+and the message is redelivered) — `disposition` says which for a job, given its attempts,
+and `is_transient` for an exception alone. Everything else only raises these.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 import psycopg
 
@@ -21,16 +25,78 @@ class TransientError(CuecastError):
     """Worth retrying later: timeouts, 429, 5xx, a lost database connection."""
 
 
+class ConfigurationError(CuecastError):
+    """Settings are missing or contradictory; raised at start, before any work."""
+
+
+class MigrationError(CuecastError):
+    """A migration could not be applied, or the applied history does not match the files."""
+
+
+class LockContention(MigrationError):
+    """A migration lost a lock to the app (a deadlock, or the lock timeout) and rolled back:
+    running it again is safe."""
+
+
+# Permanent failures, by what is wrong.
+
+
 class InvalidMessage(PermanentError):
     """A Pub/Sub message or HTTP body that cannot be decoded into a command."""
+
+
+class UnknownJob(PermanentError):
+    """The message names a job that does not exist."""
+
+
+class NotFound(PermanentError):
+    """A start request names a recording or job that does not exist (HTTP 404)."""
+
+
+class UnsafePath(PermanentError):
+    """An object path that breaks the rules (traversal, absolute, URL, control characters…)."""
+
+
+class ObjectNotFound(PermanentError):
+    """The object does not exist in storage."""
+
+
+class UndecodableVideo(PermanentError):
+    """The file has no audio or video the offline analyzer can decode."""
+
+
+class BlankMessage(PermanentError):
+    """The message has nothing to say once cleaned."""
+
+
+class RejectedSsml(CuecastError):
+    """Gemini's SSML failed a check, so the builder's is used; `code` is short (stored on
+    rows), `detail` is for the notes. Never leaves the SSML writer."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+# Transient failures that are planned: Pub/Sub is asked to deliver again.
 
 
 class NotDue(TransientError):
     """The job is queued but its due time has not come: ask Pub/Sub to redeliver later."""
 
 
-class ConfigurationError(CuecastError):
-    """Settings are missing or contradictory; raised at start, before any work."""
+class RetryLater(TransientError):
+    """Raised out of a function so that Pub/Sub redelivers the message (the job's failure is
+    recorded and it is queued again after its backoff)."""
+
+
+class Disposition(StrEnum):
+    """What becomes of a failed run."""
+
+    RETRY = "retry"  # queued again after the backoff; the message is redelivered
+    FAILED = "failed"  # the job fails with its error; the message is acknowledged
+    STALE = "stale"  # the claim was superseded (re-queued or reclaimed): nothing recorded
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -55,6 +121,13 @@ def is_transient(exc: BaseException) -> bool:
         KeyError,
     )
     return not isinstance(exc, permanent)
+
+
+def disposition(exc: BaseException, attempts: int, max_attempts: int) -> Disposition:
+    """A job's failure: retried when transient with attempts left, failed otherwise."""
+    if is_transient(exc) and attempts < max_attempts:
+        return Disposition.RETRY
+    return Disposition.FAILED
 
 
 def describe(exc: BaseException, limit: int = 2000) -> str:

@@ -31,7 +31,7 @@ _CHATTY = ("httpx", "werkzeug", "urllib3")  # one INFO line per HTTP request
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "severity": record.levelname if record.levelname != "WARNING" else "WARNING",
+            "severity": record.levelname,
             "message": record.getMessage(),
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
@@ -112,7 +112,3 @@ def trace_from_headers(headers: Mapping[str, str]) -> str | None:
     if match := _TRACEPARENT.match(headers.get("traceparent", "")):
         return match.group(1)
     return None
-
-
-def get_logger(name: str) -> logging.Logger:
-    return logging.getLogger(name)

@@ -1,6 +1,7 @@
 """Pub/Sub doorbells: encode the stage messages, and decode CloudEvents defensively.
 
-A message carries one id and nothing else (delivery rule 1). Anything that does not decode
+A message carries one id and nothing else: the handler reads the rest from the database, so a
+duplicate or a replay is harmless. Anything that does not decode
 into exactly that raises InvalidMessage with the reason; the entry point logs it and
 acknowledges, so a poison message is never retried forever.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from shared.domain import Stage
 from shared.errors import InvalidMessage
+from shared.stages import STAGES
 
 PUBSUB_EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 MAX_DATA_BYTES = 16 * 1024  # an id message is tens of bytes; anything near this is not ours
@@ -33,8 +35,13 @@ class Doorbell:
     message_id: str | None = None
 
 
+def message_key(stage: Stage) -> str:
+    """The id's name in this stage's messages."""
+    return STAGES[stage].message_key
+
+
 def encode(stage: Stage, job_id: int) -> dict[str, int]:
-    return {stage.id_field: job_id}
+    return {message_key(stage): job_id}
 
 
 def parse_id(value: object, field: str) -> int:
@@ -54,9 +61,10 @@ def decode_payload(stage: Stage, data: bytes) -> int:
         payload = json.loads(data.decode("utf-8"))
     except _UNPARSEABLE as exc:
         raise InvalidMessage(f"message data is not UTF-8 JSON: {_brief(exc)}") from exc
-    if not isinstance(payload, dict) or set(payload) != {stage.id_field}:
-        raise InvalidMessage(f'expected {{"{stage.id_field}": <int>}}, got {_preview(payload)}')
-    return parse_id(payload[stage.id_field], stage.id_field)
+    key = message_key(stage)
+    if not isinstance(payload, dict) or set(payload) != {key}:
+        raise InvalidMessage(f'expected {{"{key}": <int>}}, got {_preview(payload)}')
+    return parse_id(payload[key], key)
 
 
 def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell:

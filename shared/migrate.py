@@ -25,9 +25,18 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from shared.errors import CuecastError
+from shared.errors import LockContention, MigrationError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+def _migrations_dir() -> Path:
+    """The migration files: the checkout's top-level migrations/ folder, which a built wheel
+    carries as the package `shared.migrations` (pyproject.toml)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "migrations"
+    return checkout if checkout.is_dir() else here / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 _FILE_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 
 _SETUP = sql.SQL("""
@@ -45,10 +54,6 @@ alter table supabase_migrations.schema_migrations add column if not exists name 
 # migrated by a checkout from before, and cannot be brought forward file by file.
 _REWRITTEN = {"20250923000000": "base_schema"}
 DEFAULT_LOCK_TIMEOUT_S = 10.0
-
-
-class MigrationError(CuecastError):
-    """A migration could not be applied, or the applied history does not match the files."""
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,6 @@ def migrate(
     return done
 
 
-class _Contended(MigrationError):
-    """The file lost a lock to the app (a deadlock, or the lock timeout) and rolled back."""
-
-
 CONTENDED_ATTEMPTS = 3
 
 
@@ -157,7 +158,7 @@ def _apply_retrying(
         try:
             _apply(conn, migration, lock_timeout_s)
             return
-        except _Contended as exc:
+        except LockContention as exc:
             if attempt == CONTENDED_ATTEMPTS:
                 raise MigrationError(f"{exc} (after {attempt} attempts)") from exc
             said.append(f"retry: {exc}")
@@ -241,7 +242,7 @@ def _apply(
                 try:
                     conn.execute(sql.SQL(statement.text))
                 except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
-                    raise _Contended(
+                    raise LockContention(
                         _contention(migration, statement, exc, lock_timeout_s)
                     ) from exc
                 except psycopg.Error as exc:
@@ -258,7 +259,7 @@ def _apply(
                 },
             )
     except psycopg.errors.LockNotAvailable as exc:  # the history table's lock
-        raise _Contended(f"{migration.path.name}: the history table is locked") from exc
+        raise LockContention(f"{migration.path.name}: the history table is locked") from exc
     except psycopg.Error as exc:  # the bookkeeping around the file
         raise MigrationError(f"{migration.path.name} failed and was rolled back: {exc}") from exc
 

@@ -19,16 +19,12 @@ import unicodedata
 import uuid
 from urllib.parse import unquote
 
-from shared.errors import PermanentError
+from shared.errors import UnsafePath
 
 MAX_PATH_BYTES = 1024
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
-
-
-class UnsafePath(PermanentError):
-    """An object path that breaks the rules (traversal, absolute, URL, control characters…)."""
 
 
 def _is_control(char: str) -> bool:

@@ -1,12 +1,16 @@
-"""Ports: what the stages need from the outside world. Adapters implement these Protocols."""
+"""Ports: what the stages need from the outside world. Adapters implement these Protocols;
+the database gateway (shared/db.Database) implements `JobStore`, and the stages' unit tests
+fake it in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol
 
-from shared.domain import Analysis, Speech, SsmlScript, Voice
+from shared.domain import Analysis, Speech, SsmlScript, Stage, Voice
+from shared.errors import Disposition
+from shared.queue import Claim, Claimed, QueuePolicy, Saved, Writes
 
 RAW_BUCKET = "raw"
 PROCESSED_BUCKET = "processed"
@@ -68,7 +72,20 @@ class Publisher(Protocol):
     ) -> None: ...
 
 
-def iter_chunks(stream: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """Read a stream in bounded chunks (the video never sits whole in memory)."""
-    while chunk := stream.read(chunk_size):
-        yield chunk
+class JobStore(Protocol):
+    """The job tables, as the runner uses them."""
+
+    def claim(
+        self, stage: Stage, key: int, policy: QueuePolicy, voice: Voice | None = None
+    ) -> Claimed | None:
+        """Take the job for `key` with what its stage needs; None when there is nothing to
+        do now. Raises NotDue (queued, not due yet) or UnknownJob."""
+        ...
+
+    def finish(self, claim: Claim, writes: Writes) -> Saved | None:
+        """Complete the job with its stage's writes; None when the claim was superseded."""
+        ...
+
+    def record_failure(self, claim: Claim, exc: BaseException, policy: QueuePolicy) -> Disposition:
+        """Retry the job after its backoff, or fail it, as errors.disposition decides."""
+        ...

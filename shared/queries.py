@@ -1,15 +1,18 @@
-"""Named queries from `sql/queries.sql`, composed with psycopg.sql for the stage's tables."""
+"""Named queries from `sql/queries.sql`, composed with psycopg.sql for a stage's job table.
+
+Only the database gateway (shared/db/) runs them.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 from psycopg import sql
 
 from shared.domain import Stage
+from shared.stages import STAGES
 
 _HEADER = re.compile(r"^-- name: (?P<name>\w+)\s*$", re.MULTILINE)
 
@@ -30,34 +33,15 @@ def raw(name: str) -> str:
     return _load()[name]
 
 
-@dataclass(frozen=True)
-class StageTable:
-    """The job table behind a stage, and the names its queries are composed with (its claim
-    and finish functions are cuecast.claim_<table> and cuecast.finish_<table>)."""
-
-    stage: Stage
-    table: str
-    key: str  # the column a message's id matches
-    error: str  # where the last error is written
-    ready: str  # name of the readiness fragment
-
-    def query(self, name: str) -> sql.Composed:
-        return sql.SQL(raw(name)).format(
-            table=sql.Identifier("public", self.table),
-            key=sql.Identifier(self.key),
-            error=sql.Identifier(self.error),
-            ready=sql.SQL(raw(self.ready)),
-            claim=sql.Identifier("cuecast", f"claim_{self.table}"),
-            finish=sql.Identifier("cuecast", f"finish_{self.table}"),
-        )
-
-
-TABLES: dict[Stage, StageTable] = {
-    Stage.ANALYSIS: StageTable(
-        Stage.ANALYSIS, "analysis_jobs", "id", "error_message", "ready_always"
-    ),
-    Stage.SSML: StageTable(Stage.SSML, "ssml_jobs", "feedback_id", "last_error", "ready_always"),
-    Stage.AUDIO: StageTable(
-        Stage.AUDIO, "audio_jobs", "feedback_id", "last_error", "ready_after_ssml"
-    ),
-}
+def stage_query(stage: Stage, name: str) -> sql.Composed:
+    """A named query for one stage's job table: `{table}`, `{key}`, `{error}`, `{ready}`, and
+    its claim and finish functions `{claim}` (cuecast.claim_<table>) and `{finish}`."""
+    spec = STAGES[stage]
+    return sql.SQL(raw(name)).format(
+        table=sql.Identifier("public", spec.job_table),
+        key=sql.Identifier(spec.key),
+        error=sql.Identifier(spec.error_column),
+        ready=sql.SQL(raw(spec.ready)),
+        claim=sql.Identifier("cuecast", f"claim_{spec.job_table}"),
+        finish=sql.Identifier("cuecast", f"finish_{spec.job_table}"),
+    )

@@ -1,30 +1,19 @@
-"""The job queue on Postgres: claim, finish, retry with backoff, fail, reconcile.
+"""The job queue's values, no I/O: the policy (attempts, lease, capped backoff), a claim and
+what it hands its stage, what a stage's finish writes, and a reconcile pass's report.
 
-Every function takes a connection inside the caller's transaction, so a stage's own writes
-commit together with the job's new status. A finish, retry or fail only takes effect for the
-claim that made it (same generation and attempt): a re-queue during a run wins.
+The queue itself is the job tables; the database gateway (shared/db) claims, finishes and
+sweeps them, and the runner (shared/services/runner.py) drives a stage through them.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-import psycopg
-from psycopg import sql
+from shared.domain import FeedbackItem, Speech, SsmlScript, Stage
 
-from shared.domain import JobStatus, Stage
-from shared.errors import NotDue, PermanentError, describe, is_transient
-from shared.queries import TABLES
-
-Conn = psycopg.Connection[tuple[object, ...]]
 _RNG = random.Random()  # noqa: S311 (jitter, not cryptography)
-
-
-class UnknownJob(PermanentError):
-    """The message names a job that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -54,77 +43,73 @@ class Claim:
         return {"id": self.job_id, "generation": self.generation, "attempts": self.attempts}
 
 
-class Disposition(StrEnum):
-    """What became of a failed run: retry (raise for redelivery) or failed (acknowledge)."""
-
-    RETRY = "retry"
-    FAILED = "failed"
-    STALE = "stale"  # the claim was superseded (re-queued or reclaimed): nothing recorded
+# What a claim hands its stage, read in the same statement (nulls when the row it comes
+# from is gone: the stage fails the job with the reason).
 
 
-def claim_job(conn: Conn, stage: Stage, key: int, policy: QueuePolicy) -> Claim | None:
-    """Claim the job for `key`, or None when there is nothing to do now.
-
-    Raises NotDue when the job is queued but its due time lies ahead (Pub/Sub redelivers
-    later) and UnknownJob when no such job exists.
-    """
-    claimed = claim_with_context(conn, stage, key, policy, TABLES[stage].query("claim_job"))
-    return None if claimed is None else claimed[0]
+@dataclass(frozen=True)
+class AnalysisContext:
+    user_id: str | None
+    storage_path: str | None
+    format: str | None
+    voice: dict[str, str] | None
 
 
-def claim_with_context(
-    conn: Conn, stage: Stage, key: int, policy: QueuePolicy, query: sql.Composed | str
-) -> tuple[Claim, tuple[Any, ...]] | None:
-    """claim_job with a query that also loads the stage's context: its first four columns
-    are the claim (id, key, generation, attempts), the rest come back as the context."""
-    row = conn.execute(
-        query,
-        {"key": key, "lease_seconds": policy.lease_seconds, "max_attempts": policy.max_attempts},
-    ).fetchone()
-    if row is not None:
-        job_id, job_key, generation, attempts = (int(v) for v in row[:4])  # type: ignore[call-overload]
-        return Claim(stage, job_id, job_key, generation, attempts), tuple(row[4:])
-    state = conn.execute(TABLES[stage].query("job_state"), {"key": key}).fetchone()
-    if state is None:
-        raise UnknownJob(f"no {stage} job for id {key}")
-    status, due, attempts, ready = state
-    if status == JobStatus.QUEUED and not due and ready:
-        raise NotDue(f"{stage} job for id {key} is not due yet (attempt {attempts})")
-    return None
+@dataclass(frozen=True)
+class SsmlContext:
+    message: str | None
+    category: str | None
+    voice: dict[str, str] | None
 
 
-def finish_job(conn: Conn, claim: Claim) -> bool:
-    """Mark the claimed job completed; False when the claim was superseded."""
-    row = conn.execute(TABLES[claim.stage].query("finish_job"), claim.params()).fetchone()
-    return row is not None and row[0] is not None
+@dataclass(frozen=True)
+class AudioContext:
+    analysis_job_id: int | None
+    user_id: str | None
+    voice: dict[str, str] | None
+    indexes: list[int]
+    ssml: list[str]
 
 
-def fail_job(conn: Conn, claim: Claim, error: str) -> bool:
-    return _for_claim(conn, claim, "fail_job", {"error": error})
+Context = AnalysisContext | SsmlContext | AudioContext
 
 
-def retry_job(conn: Conn, claim: Claim, error: str, delay_seconds: float) -> bool:
-    return _for_claim(
-        conn, claim, "retry_job", {"error": error, "delay_seconds": round(delay_seconds, 3)}
-    )
+@dataclass(frozen=True)
+class Claimed:
+    claim: Claim
+    context: Any  # the stage's Context
 
 
-def record_failure(
-    conn: Conn, claim: Claim, exc: BaseException, policy: QueuePolicy
-) -> Disposition:
-    """The one place a failure becomes retry-or-failed: transient errors with attempts left
-    are retried after the backoff; everything else fails the job with its error."""
-    error = describe(exc)
-    if is_transient(exc) and claim.attempts < policy.max_attempts:
-        delay = policy.backoff_seconds(claim.attempts)
-        done = retry_job(conn, claim, error, delay)
-        return Disposition.RETRY if done else Disposition.STALE
-    return Disposition.FAILED if fail_job(conn, claim, error) else Disposition.STALE
+# What a stage's finish writes, with the job's completion, in one transaction.
 
 
-def _for_claim(conn: Conn, claim: Claim, query: str, extra: dict[str, object]) -> bool:
-    params: dict[str, object] = {**claim.params(), **extra}
-    return conn.execute(TABLES[claim.stage].query(query), params).fetchone() is not None
+@dataclass(frozen=True)
+class AnalysisWrites:
+    items: list[FeedbackItem]
+    results: dict[str, Any]  # analysis_jobs.results
+
+
+@dataclass(frozen=True)
+class SsmlWrites:
+    script: SsmlScript
+
+
+@dataclass(frozen=True)
+class AudioWrites:
+    indexes: list[int]
+    paths: list[str]
+    speeches: list[Speech]  # their audio already uploaded (and dropped)
+
+
+Writes = AnalysisWrites | SsmlWrites | AudioWrites
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a finish wrote that the stage acts on after the commit."""
+
+    queued: list[int] = field(default_factory=list)  # feedback ids whose SSML was queued
+    removed: list[int] = field(default_factory=list)  # feedback ids a re-run removed
 
 
 @dataclass
@@ -141,24 +126,3 @@ class ReconcileReport:
             + sum(self.reclaimed.values())
             + sum(len(v) for v in self.failed.values())
         )
-
-
-def sweep(conn: Conn, stage: Stage, policy: QueuePolicy, limit: int = 500) -> ReconcileReport:
-    """One stage's reconcile, inside the caller's transaction. The caller publishes the
-    `republish` ids after commit."""
-    table = TABLES[stage]
-    params = {
-        "max_attempts": policy.max_attempts,
-        "grace_seconds": policy.doorbell_grace_seconds,
-        "limit": limit,
-    }
-    report = ReconcileReport()
-    reclaimed = conn.execute(table.query("reclaim_expired"), params).fetchall()
-    requeued = [int(k) for k, status in reclaimed if status == JobStatus.QUEUED]  # type: ignore[call-overload]
-    failed = [int(k) for k, status in reclaimed if status == JobStatus.FAILED]  # type: ignore[call-overload]
-    failed += [int(k) for (k,) in conn.execute(table.query("fail_exhausted"), params)]  # type: ignore[call-overload]
-    lost = [int(k) for (k,) in conn.execute(table.query("ring_lost_doorbells"), params)]  # type: ignore[call-overload]
-    report.reclaimed[stage] = len(reclaimed)
-    report.republish[stage] = sorted(set(requeued + lost))
-    report.failed[stage] = sorted(failed)
-    return report

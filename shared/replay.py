@@ -1,4 +1,4 @@
-"""Replay: republish chosen jobs' doorbells to their stage's topic (DESIGN.md step 8).
+"""Replay: republish chosen jobs' doorbells to their stage's topic.
 
 Jobs are chosen per stage by message ids, statuses and age. With `requeue`, failed jobs go
 back to `queued` (attempts reset, a new generation) in the same transaction that selects
@@ -10,15 +10,12 @@ much is harmless; a dry run lists what would be sent and changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from psycopg_pool import ConnectionPool
 
 from shared import messages
+from shared.db import Database
 from shared.domain import JobStatus, Stage
 from shared.errors import ConfigurationError
 from shared.ports import Publisher
-from shared.queries import TABLES
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ class ReplayReport:
 
 
 def replay(
-    pool: ConnectionPool[Any],
+    db: Database,
     publisher: Publisher,
     topics: dict[Stage, str],
     selection: ReplaySelection,
@@ -59,21 +56,13 @@ def replay(
     selection.check()
     report = ReplayReport(dry_run=dry_run)
     for stage in selection.stages:
-        table = TABLES[stage]
-        params = {
+        filters = {
             "keys": list(selection.ids) or None,
             "statuses": [s.value for s in selection.statuses] or None,
             "older_than_s": selection.older_than_s,
             "limit": selection.limit,
         }
-        with pool.connection() as conn, conn.transaction():
-            rows = conn.execute(table.query("replay_select"), params).fetchall()
-            selected = [(int(key), str(status)) for key, status in rows]
-            failed = [key for key, status in selected if status == JobStatus.FAILED]
-            requeued: list[int] = []
-            if requeue and failed and not dry_run:
-                found = conn.execute(table.query("replay_requeue"), {"keys": failed})
-                requeued = sorted(int(k) for (k,) in found)
+        selected, requeued = db.replay(stage, filters, requeue=requeue and not dry_run)
         report.selected[stage] = selected
         report.requeued[stage] = requeued
         keys = [key for key, _ in selected]

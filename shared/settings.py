@@ -1,7 +1,9 @@
 """Settings from the environment (pydantic-settings). Every variable is documented in README.
 
 Adapters are chosen by settings alone: the defaults run everything offline; the production
-values select Gemini, Cloud Text-to-Speech, Supabase Storage and Pub/Sub.
+values select Gemini, Cloud Text-to-Speech, Supabase Storage and Pub/Sub. What a function
+needs under the chosen adapters (`required_for`) and the one way a missing setting is
+reported (`require`) are here too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain import Stage, Voice
 from shared.errors import ConfigurationError
+from shared.stages import STAGES, FunctionSpec, StageSpec
 
 
 class Settings(BaseSettings):
@@ -73,19 +76,35 @@ class Settings(BaseSettings):
     def voice(self) -> Voice:
         return Voice(name=self.voice_name, language=self.voice_language, style=self.voice_style)
 
-    def topic(self, stage: Stage) -> str:
-        return {
-            Stage.ANALYSIS: self.topic_start_analysis,
-            Stage.SSML: self.topic_ssml,
-            Stage.AUDIO: self.topic_audio,
-        }[stage]
+    def topic(self, stage: Stage | StageSpec) -> str:
+        spec = stage if isinstance(stage, StageSpec) else STAGES[stage]
+        return str(getattr(self, spec.topic_setting))
 
-    def require(self, *names: str) -> None:
-        """Fail at start, naming every missing variable, when production adapters lack settings."""
-        missing = []
-        for name in names:
-            field = type(self).model_fields[name]
-            if getattr(self, name) in (None, ""):
-                missing.append(field.alias or name)
+    def required_for(self, function: FunctionSpec) -> list[str]:
+        """The fields a function needs under the selected adapters."""
+        needed = ["database_url"]
+        if function.publishes and self.publisher == "pubsub":
+            needed.append("gcp_project")
+        if "storage" in function.needs and self.storage == "supabase":
+            needed += ["supabase_url", "supabase_service_role_key"]
+        gemini = ("analyzer" in function.needs and self.analyzer == "gemini") or (
+            "ssml_writer" in function.needs and self.ssml_writer == "gemini"
+        )
+        if gemini:
+            needed.append("gemini_api_key")
+        if "webhook_secret" in function.needs:
+            needed.append("webhook_secret")
+        return needed
+
+    @classmethod
+    def env_names(cls, names: list[str]) -> list[str]:
+        """The environment variable names (aliases) of settings fields."""
+        return [cls.model_fields[name].alias or name.upper() for name in names]
+
+    def require(self, *names: str, who: str | None = None) -> None:
+        """Fail at start, naming every missing variable, when production adapters lack
+        settings: the one way cuecast reports a missing setting."""
+        missing = sorted(self.env_names([n for n in names if getattr(self, n) in (None, "")]))
         if missing:
-            raise ConfigurationError("missing settings: " + ", ".join(sorted(missing)))
+            prefix = f"{who} cannot start: missing settings" if who else "missing settings:"
+            raise ConfigurationError(f"{prefix} {', '.join(missing)}")

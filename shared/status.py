@@ -1,5 +1,6 @@
-"""What the tables say: per stage, jobs by status, the oldest queued age and the failures;
-and the whole story of one analysis job. `cuecast status` and `cuecast demo` print these."""
+"""What the tables say, as values: per stage, jobs by status, the oldest queued age and the
+failures; the whole story of one analysis job; how far a job's items have come. The database
+gateway reads them (shared/db/reads.py); `cuecast status` and `cuecast demo` print them."""
 
 from __future__ import annotations
 
@@ -8,12 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
-
 from shared.domain import JobStatus, Stage
-from shared.queries import TABLES, raw
-
-Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -30,18 +26,6 @@ class StageStatus:
     counts: dict[str, int] = field(default_factory=dict)
     oldest_queued_s: float | None = None
     failures: list[Failure] = field(default_factory=list)
-
-
-def stage_status(conn: Conn, stage: Stage, failures: int = 20) -> StageStatus:
-    table = TABLES[stage]
-    status = StageStatus(stage, {s.value: 0 for s in JobStatus})
-    for name, count, oldest in conn.execute(table.query("status_counts")):
-        status.counts[name] = int(count)
-        if oldest is not None:
-            status.oldest_queued_s = float(oldest)
-    rows = conn.execute(table.query("status_failures"), {"limit": failures}).fetchall()
-    status.failures = [Failure(int(k), int(n), e, at) for k, n, e, at in rows]
-    return status
 
 
 @dataclass(frozen=True)
@@ -71,45 +55,30 @@ class JobStory:
     items: list[ItemStory]
 
 
-def _job_columns(status: Any, attempts: Any, error: Any, created: Any, updated: Any) -> Any:
-    if status is None:
-        return None
-    return {
-        "status": status,
-        "attempts": attempts,
-        "last_error": error,
-        "created_at": created,
-        "updated_at": updated,
-    }
+@dataclass(frozen=True)
+class JobProgress:
+    """One analysis job and how far its items have come (a poll of the tables)."""
 
+    status: str
+    percent: int
+    items: int
+    ssml_done: int
+    ssml_failed: int
+    audio_done: int
+    audio_failed: int
 
-def job_story(conn: Conn, job_id: int) -> JobStory | None:
-    row = conn.execute(raw("story_job"), {"id": job_id}).fetchone()
-    if row is None:
-        return None
-    job_keys = "id status progress_percentage attempts generation error_message voice"
-    job_keys += " created_at processing_started_at processing_completed_at updated_at"
-    video_keys = "id user_id filename storage_path format file_size upload_status"
-    job = dict(zip(job_keys.split(), row[:11], strict=True))
-    video = dict(zip(video_keys.split(), row[11:], strict=True))
-    items = [
-        ItemStory(
-            feedback_id=int(r[0]),
-            item_index=int(r[1]),
-            timestamp_seconds=float(r[2]),
-            category=r[3],
-            message=r[4],
-            ssml_status=r[5],
-            audio_status=r[6],
-            ssml_job=_job_columns(*r[7:12]),
-            audio_job=_job_columns(*r[12:17]),
-            ssml_segments=int(r[17]),
-            audio_paths=list(r[18]),
-            audio_durations_ms=list(r[19]),
+    @property
+    def ssml_settled(self) -> int:
+        return self.ssml_done + self.ssml_failed
+
+    @property
+    def audio_settled(self) -> int:
+        return self.audio_done + self.audio_failed
+
+    def finished(self) -> bool:
+        return self.status == JobStatus.FAILED or (
+            self.status == JobStatus.COMPLETED and self.audio_settled == self.items
         )
-        for r in conn.execute(raw("story_items"), {"id": job_id})
-    ]
-    return JobStory(job, video, items)
 
 
 def to_json(value: Any) -> Any:

@@ -35,7 +35,7 @@ from shared.adapters.ssml_builder import (
     split_sentences,
 )
 from shared.domain import TTS_INPUT_LIMIT_BYTES, SsmlScript, SsmlSegment, Voice
-from shared.errors import describe
+from shared.errors import RejectedSsml, describe
 from shared.ports import SsmlWriter
 
 log = logging.getLogger(__name__)
@@ -60,15 +60,6 @@ The feedback is about: {category}
 Feedback:
 {message}
 """
-
-
-class _Rejected(Exception):
-    """Gemini's SSML failed a check; `code` is short (stored on rows), `detail` is for notes."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 def spoken_words(text: str) -> list[str]:
@@ -99,13 +90,15 @@ class GeminiSsmlWriter:
         try:
             answer = self._ask(message, category=category, voice=voice)
             segments = accept_ssml(answer, message)
-        except _Rejected as rejected:
+        except RejectedSsml as rejected:
             return self._fall_back(message, category, voice, rejected)
         except Exception as exc:  # any Gemini failure: the item still gets SSML
             log.warning(
                 "gemini ssml call failed; using the fallback", extra={"error": describe(exc)}
             )
-            return self._fall_back(message, category, voice, _Rejected("api-error", describe(exc)))
+            return self._fall_back(
+                message, category, voice, RejectedSsml("api-error", describe(exc))
+            )
         return SsmlScript(
             segments=tuple(SsmlSegment(index=i, ssml=ssml) for i, ssml in enumerate(segments)),
             provider=PROVIDER,
@@ -130,7 +123,7 @@ class GeminiSsmlWriter:
         return response.text or ""
 
     def _fall_back(
-        self, message: str, category: str, voice: Voice, rejected: _Rejected
+        self, message: str, category: str, voice: Voice, rejected: RejectedSsml
     ) -> SsmlScript:
         log.info(
             "gemini ssml rejected; using the fallback",
@@ -146,25 +139,25 @@ class GeminiSsmlWriter:
 
 
 def accept_ssml(answer: str, message: str) -> list[str]:
-    """Gemini's SSML as TTS-sized segments, or `_Rejected` naming the first failed check."""
+    """Gemini's SSML as TTS-sized segments, or `RejectedSsml` naming the first failed check."""
     text = _DECLARATION.sub("", _FENCE.sub("", answer.strip())).strip()
     if not text:
-        raise _Rejected("empty", "Gemini returned no SSML")
+        raise RejectedSsml("empty", "Gemini returned no SSML")
     try:
         root = SafeElementTree.fromstring(
             text, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
     except DefusedXmlException as exc:  # a DTD, an entity, an external reference
-        raise _Rejected("unsafe-xml", f"{type(exc).__name__}: {exc}") from exc
+        raise RejectedSsml("unsafe-xml", f"{type(exc).__name__}: {exc}") from exc
     except ParseError as exc:
-        raise _Rejected("invalid-xml", f"ParseError: {exc}") from exc
+        raise RejectedSsml("invalid-xml", f"ParseError: {exc}") from exc
     if spoken_words("".join(root.itertext())) != spoken_words(message):
-        raise _Rejected("words-changed", "the SSML does not say exactly the message's words")
+        raise RejectedSsml("words-changed", "the SSML does not say exactly the message's words")
     segments = split_ssml(root)
     for segment in segments:
         problems = check_ssml(segment)
         if problems:
-            raise _Rejected("not-allowlisted", "; ".join(problems))
+            raise RejectedSsml("not-allowlisted", "; ".join(problems))
     return segments
 
 
@@ -184,24 +177,24 @@ def split_ssml(root: Element) -> list[str]:
     for unit in _units(root):
         size = len(unit.encode("utf-8"))
         if size > budget:
-            raise _Rejected("too-long", f"a {size}-byte part does not fit one TTS request")
+            raise RejectedSsml("too-long", f"a {size}-byte part does not fit one TTS request")
         if used + size > budget:
             groups.append([])
             used = 0
         groups[-1].append(unit)
         used += size
     if not groups:
-        raise _Rejected("empty", "the SSML has nothing to say")
+        raise RejectedSsml("empty", "the SSML has nothing to say")
     return [head + "".join(group) + tail for group in groups]
 
 
 def _wrapper(root: Element) -> str:
     if root.tag != "speak":
-        raise _Rejected("not-allowlisted", f"root element is <{root.tag}>, not <speak>")
+        raise RejectedSsml("not-allowlisted", f"root element is <{root.tag}>, not <speak>")
     attributes = []
     for name, value in root.attrib.items():
         if name.startswith("{") and name != _XML_LANG:
-            raise _Rejected("not-allowlisted", f"attribute {name!r} is not allowed on <speak>")
+            raise RejectedSsml("not-allowlisted", f"attribute {name!r} is not allowed on <speak>")
         shown = "xml:lang" if name == _XML_LANG else name
         attributes.append(f' {shown}="{escape_text(value)}"')
     return f"<speak{''.join(attributes)}>"

@@ -53,8 +53,8 @@ def cloud_event(topic: str, envelope: Envelope) -> tuple[dict[str, str], bytes]:
 
 
 class LocalPubSub:
-    """An in-memory topic bus. `publish` never blocks on delivery; `deliver_until_idle`
-    (or a caller's worker threads via `deliver_one`) pushes messages to subscribers."""
+    """An in-memory topic bus. `publish` never blocks on delivery; the caller's worker
+    threads push messages to subscribers with `deliver_one` (shared/local/runtime.py)."""
 
     def __init__(
         self,
@@ -146,10 +146,3 @@ class LocalPubSub:
     def pending(self) -> int:
         with self._cond:
             return len(self._queue) + self._in_flight
-
-    def deliver_until_idle(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.idle():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"local Pub/Sub still has {self.pending()} messages")
-            self.deliver_one(0.05)

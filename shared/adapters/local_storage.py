@@ -19,14 +19,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.errors import PermanentError
-from shared.paths import UnsafePath, validate_object_path
+from shared.errors import ObjectNotFound, PermanentError, UnsafePath
+from shared.paths import validate_object_path
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-class ObjectNotFound(PermanentError):
-    """The object does not exist."""
 
 
 class LocalStorage:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.domain import Analysis, FeedbackItem, Voice
-from shared.errors import PermanentError
+from shared.errors import UndecodableVideo
 
 PROVIDER = "offline-pyav"
 MODEL = "signal-1"
@@ -31,10 +31,6 @@ WINDOW_SECONDS = 0.1
 AUDIO_RATE = 16_000
 MOTION_FPS = 4.0
 THUMB_WIDTH, THUMB_HEIGHT = 64, 48
-
-
-class UndecodableVideo(PermanentError):
-    """The file has no audio or video this analyzer can decode."""
 
 
 @dataclass

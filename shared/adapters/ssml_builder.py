@@ -25,7 +25,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from shared.domain import TTS_INPUT_LIMIT_BYTES, SsmlScript, SsmlSegment, Voice
-from shared.errors import PermanentError
+from shared.errors import BlankMessage, PermanentError
 
 PROVIDER = "builder"
 VERSION = "builder-1"
@@ -96,10 +96,6 @@ _SENTENCE_END = re.compile(
     "|(?<=[\u3002\uff01\uff1f])(?=[^\\s{_CLOSERS}])"  # CJK text runs on without a space
 )
 _ENTITIES = {'"': "&quot;", "'": "&apos;"}
-
-
-class BlankMessage(PermanentError):
-    """The message has nothing to say once cleaned."""
 
 
 def clean_text(text: str) -> str:

@@ -9,7 +9,6 @@ every doorbell after that). Progress is read from the job tables, as the app wou
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
@@ -24,42 +23,16 @@ from rich.table import Table
 
 from shared import migrate
 from shared.bootstrap import App
+from shared.db.local import Upload
 from shared.domain import JobStatus
 from shared.local.runtime import LocalRuntime
 from shared.ports import PROCESSED_BUCKET, RAW_BUCKET
-from shared.queries import raw
 from shared.sample_video import whole_seconds, write_sample_video
 from shared.settings import Settings
-from shared.status import JobStory, job_story
+from shared.status import JobProgress, JobStory
 
 LOCAL_WEBHOOK_URL = "http://127.0.0.1/webhook"  # in-process: the webhook step routes by name
 FORMATS = {".mp4": ("mp4", "video/mp4"), ".mov": ("mov", "video/quicktime")}
-
-
-@dataclass
-class Snapshot:
-    """One poll of the job tables."""
-
-    status: str
-    percent: int
-    items: int
-    ssml_done: int
-    ssml_failed: int
-    audio_done: int
-    audio_failed: int
-
-    @property
-    def ssml_settled(self) -> int:
-        return self.ssml_done + self.ssml_failed
-
-    @property
-    def audio_settled(self) -> int:
-        return self.audio_done + self.audio_failed
-
-    def finished(self) -> bool:
-        return self.status == JobStatus.FAILED or (
-            self.status == JobStatus.COMPLETED and self.audio_settled == self.items
-        )
 
 
 @dataclass
@@ -90,45 +63,22 @@ def start_upload(app: App, video: Path, webhook_url: str) -> int:
     path = f"{user}/{video.name}"
     secret = app.settings.webhook_secret
     assert secret is not None
-    with app.pool.connection() as conn, conn.transaction():
-        for name, value in (
-            ("cuecast_webhook_url", webhook_url),
-            ("cuecast_webhook_secret", secret.get_secret_value()),
-        ):
-            conn.execute(raw("local_set_secret"), {"name": name, "secret": value})
-        conn.execute(raw("local_create_user"), {"id": user, "email": f"{user.hex[:8]}@demo.test"})
     app.storage.upload(RAW_BUCKET, path, video.read_bytes(), content_type)
-    claims = json.dumps({"role": "authenticated", "sub": str(user)})
-    with app.pool.connection() as conn:
-        with conn.transaction():
-            conn.execute(raw("local_act_as"), {"claims": claims})
-            row = conn.execute(
-                raw("local_insert_video"),
-                {
-                    "user_id": user,
-                    "filename": video.name,
-                    "path": path,
-                    "format": fmt,
-                    "size": video.stat().st_size,
-                    "seconds": whole_seconds(video),
-                },
-            ).fetchone()
-            assert row is not None
-            video_id = int(row[0])
-        with conn.transaction():
-            conn.execute(raw("local_act_as"), {"claims": claims})
-            conn.execute(raw("local_complete_upload"), {"id": video_id})
-        found = conn.execute(raw("job_for_video"), {"video_id": video_id}).fetchone()
-    if found is None:
+    upload = Upload(user, video.name, path, fmt, video.stat().st_size, whole_seconds(video))
+    job_id = app.database.demo_upload(
+        upload,
+        {"cuecast_webhook_url": webhook_url, "cuecast_webhook_secret": secret.get_secret_value()},
+        email=f"{user.hex[:8]}@demo.test",
+    )
+    if job_id is None:
         raise RuntimeError("the upload trigger created no analysis job")
-    return int(found[0])
+    return job_id
 
 
-def poll(app: App, job_id: int) -> Snapshot:
-    with app.pool.connection() as conn:
-        row = conn.execute(raw("job_progress"), {"id": job_id}).fetchone()
-    assert row is not None
-    return Snapshot(row[0], *(int(v) for v in row[1:]))
+def poll(app: App, job_id: int) -> JobProgress:
+    progress = app.database.job_progress(job_id)
+    assert progress is not None
+    return progress
 
 
 def watch(app: App, run: DemoRun, started: float, timeout_s: float, console: Console) -> None:
@@ -154,7 +104,7 @@ def watch(app: App, run: DemoRun, started: float, timeout_s: float, console: Con
             time.sleep(0.05)
 
 
-def _mark(run: DemoRun, now: Snapshot, started: float) -> None:
+def _mark(run: DemoRun, now: JobProgress, started: float) -> None:
     elapsed = round(time.monotonic() - started, 2)
     if now.status == JobStatus.COMPLETED:
         run.stage_done_s.setdefault("start-analysis", elapsed)
@@ -164,7 +114,7 @@ def _mark(run: DemoRun, now: Snapshot, started: float) -> None:
             run.stage_done_s.setdefault("audio", elapsed)
 
 
-def _timeout_reason(now: Snapshot, timeout_s: float) -> str:
+def _timeout_reason(now: JobProgress, timeout_s: float) -> str:
     if now.status != JobStatus.COMPLETED:
         stage = f"start-analysis (job {now.status}, {now.percent}%)"
     elif now.ssml_settled < now.items:
@@ -264,8 +214,7 @@ def run_demo(
             run.stage_done_s["setup and upload"] = round(time.monotonic() - started, 2)
             console.print(f"  job         {run.job_id} (upload completed as the user)\n")
             watch(app, run, started, timeout_s, console)
-        with app.pool.connection() as conn:
-            run.story = job_story(conn, run.job_id)
+        run.story = app.database.job_story(run.job_id)
     finally:
         app.close()
     if run.story is not None and run.failure is None:

@@ -26,9 +26,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from shared import bootstrap
 from shared.adapters.local_pubsub import LocalPubSub
 from shared.bootstrap import App
-from shared.queries import raw
 from shared.settings import Settings
-from shared.topology import FUNCTIONS
+from shared.stages import FUNCTIONS
 
 log = logging.getLogger("cuecast.local")
 
@@ -127,10 +126,9 @@ class LocalRuntime:
     def ring_webhooks(self) -> int:
         """The local webhook step, once: post every recorded `net.http_post` request to the
         `webhook` function. Returns how many were sent."""
-        with self.app.pool.connection() as conn:
-            rows = conn.execute(raw("local_take_webhook_requests")).fetchall()
+        rows = self.app.database.take_webhook_requests()
         for headers, body in rows:
-            status = self.call("webhook", dict(headers or {}), json.dumps(body).encode())
+            status = self.call("webhook", headers, json.dumps(body).encode())
             if not 200 <= status < 300:  # pg_net does not retry; the reconciler will
                 log.warning("webhook step: the webhook answered", extra={"status": status})
         return len(rows)

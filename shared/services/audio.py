@@ -1,24 +1,18 @@
 """audio: synthesise every SSML segment of an item (bounded concurrency), upload each to
-`processed` at a deterministic path under the owner's folder, write the segment rows and
-complete; objects of older generations are removed after the commit."""
+`processed` at a deterministic path under the owner's folder; the finish writes the segment
+rows; objects of older generations are removed after the commit."""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
-from psycopg_pool import ConnectionPool
-
-from shared.database import Conn
 from shared.domain import Speech, Stage, Voice
 from shared.errors import PermanentError
 from shared.paths import audio_object_path, feedback_prefix
 from shared.ports import PROCESSED_BUCKET, SpeechSynthesizer, Storage
-from shared.queries import raw
-from shared.queue import Claim, QueuePolicy, claim_with_context
-from shared.services.runner import SUPERSEDED, Outcome, StageSteps, Superseded, execute
+from shared.queue import AudioContext, AudioWrites, Claim, Claimed, Saved
 
 log = logging.getLogger("cuecast.audio")
 
@@ -41,39 +35,22 @@ class AudioStage:
     stage = Stage.AUDIO
 
     def __init__(
-        self,
-        *,
-        pool: ConnectionPool[Any],
-        storage: Storage,
-        synthesizer: SpeechSynthesizer,
-        policy: QueuePolicy,
-        default_voice: Voice,
+        self, *, storage: Storage, synthesizer: SpeechSynthesizer, default_voice: Voice
     ) -> None:
-        self.pool, self.storage, self.synthesizer = pool, storage, synthesizer
-        self.policy, self.default_voice = policy, default_voice
+        self.storage, self.synthesizer, self.default_voice = storage, synthesizer, default_voice
 
-    def run(self, feedback_id: int) -> Outcome:
-        steps = StageSteps(
-            claim=self._claim, load=self._load, work=self._work, finish=self._finish,
-            after=self._after,
-        )  # fmt: skip
-        return execute(self.pool, self.stage, feedback_id, self.policy, steps)
-
-    def _claim(self, conn: Conn, feedback_id: int) -> tuple[Claim, tuple[Any, ...]] | None:
-        return claim_with_context(conn, self.stage, feedback_id, self.policy, raw("claim_audio"))
-
-    def _load(self, claim: Claim, row: tuple[Any, ...]) -> Script:
-        job_id, user_id, voice, indexes, ssml = row
-        if not indexes:
-            raise PermanentError(f"feedback {claim.key} has no SSML segments")
+    def load(self, claimed: Claimed) -> Script:
+        context: AudioContext = claimed.context
+        if not context.indexes or context.analysis_job_id is None or context.user_id is None:
+            raise PermanentError(f"feedback {claimed.claim.key} has no SSML segments")
         return Script(
-            job_id,
-            user_id,
-            Voice.from_dict(voice) if voice else self.default_voice,
-            list(zip(indexes, ssml, strict=True)),
+            context.analysis_job_id,
+            context.user_id,
+            Voice.from_dict(context.voice) if context.voice else self.default_voice,
+            list(zip(context.indexes, context.ssml, strict=True)),
         )
 
-    def _work(self, claim: Claim, script: Script) -> Rendered:
+    def work(self, claim: Claim, script: Script) -> Rendered:
         workers = max(1, min(self.synthesizer.max_concurrency, len(script.segments)))
         if workers == 1:  # one segment, or a one-at-a-time voice: no thread pool to pay for
             speeches = [self._speak_and_upload(claim, script, *s) for s in script.segments]
@@ -104,25 +81,12 @@ class AudioStage:
         # the segments being synthesised right now should be in memory.
         return replace(speech, audio=b"")
 
-    def _finish(
-        self, conn: Conn, claim: Claim, script: Script, rendered: Rendered
-    ) -> Superseded | None:
-        first = rendered.speeches[0]
-        row = conn.execute(
-            raw("finish_audio"),
-            {
-                **claim.params(),
-                "indexes": [index for index, _ in script.segments],
-                "urls": rendered.paths,
-                "durations": [s.duration_ms for s in rendered.speeches],
-                "format": first.format,
-                "provider": first.provider,
-                "version": first.version,
-            },
-        ).fetchone()
-        return None if row is not None and row[0] else SUPERSEDED
+    def writes(self, claim: Claim, script: Script, rendered: Rendered) -> AudioWrites:
+        return AudioWrites(
+            [index for index, _ in script.segments], rendered.paths, rendered.speeches
+        )
 
-    def _after(self, claim: Claim, script: Script, rendered: Rendered, saved: None) -> None:
+    def after(self, claim: Claim, script: Script, rendered: Rendered, saved: Saved) -> None:
         """Remove this item's objects from older generations (never newer ones). A first
         generation has none, and is spared the listing (an HTTP call on Supabase)."""
         if claim.generation <= 1:

@@ -1,35 +1,35 @@
-"""How every stage runs a job: claim, work outside any transaction, finish — or record the
-failure — and publish only after the commit.
+"""How every stage runs a job. The runner owns the protocol; a stage (a `StageWork`) holds only
+what is its own:
 
-Two transactions per execution: claim-and-load, then finish-and-save (or the failure
-record). For ssml and audio each is one statement, a function call whose plan the server
-keeps (migrations/20251201000001_stage_functions.sql). Providers are never called while a
-transaction is open.
+1. claim: one statement takes the job with what the stage needs (shared/db);
+2. `load`: the stage turns that into its input, without I/O (a PermanentError fails the job);
+3. `work`: providers and storage, with no transaction open;
+4. `writes`, then finish: the job completed with the stage's writes, for the claim that did
+   the work only (a re-queue meanwhile wins: the result is dropped);
+5. `after`: after the commit, the next doorbells and the clean-up.
+
+A failure in steps 2 to 4 is recorded as errors.disposition decides: RetryLater is raised for a job
+queued again after its backoff (Pub/Sub redelivers the message), and the run returns for a
+job that failed for good.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from psycopg_pool import ConnectionPool
-
-from shared import logs, messages, queue
-from shared.database import Conn
-from shared.domain import Stage
-from shared.errors import TransientError
-from shared.ports import Publisher
-from shared.queue import Claim, Disposition, QueuePolicy
+from shared import logs, messages
+from shared.domain import Stage, Voice
+from shared.errors import Disposition, RetryLater
+from shared.ports import JobStore, Publisher
+from shared.queue import Claim, Claimed, QueuePolicy, Saved, Writes
 
 log = logging.getLogger("cuecast.stage")
 
 Ctx = TypeVar("Ctx")
 Res = TypeVar("Res")
-Saved = TypeVar("Saved")
 
 
 class Outcome(StrEnum):
@@ -39,58 +39,55 @@ class Outcome(StrEnum):
     STALE = "stale"  # the job was re-queued or reclaimed while this run worked
 
 
-class RetryLater(TransientError):
-    """Raised out of a function so that Pub/Sub redelivers the message."""
+class StageWork(Protocol[Ctx, Res]):
+    """What a stage does around the runner's claim and finish."""
+
+    stage: Stage
+
+    def load(self, claimed: Claimed) -> Ctx:
+        """The claim's context as the stage's input; no I/O. PermanentError fails the job."""
+        ...
+
+    def work(self, claim: Claim, ctx: Ctx) -> Res:
+        """The providers and storage; no transaction is open."""
+        ...
+
+    def writes(self, claim: Claim, ctx: Ctx, result: Res) -> Writes:
+        """What the finish writes with the job's completion."""
+        ...
+
+    def after(self, claim: Claim, ctx: Ctx, result: Res, saved: Saved) -> None:
+        """After the commit: publish the next doorbells, remove what is stale."""
+        ...
 
 
-class Superseded:
-    """What a finish step returns when the claim was superseded: nothing was written."""
-
-
-SUPERSEDED = Superseded()
-
-
-@dataclass(frozen=True)
-class StageSteps(Generic[Ctx, Res, Saved]):
-    """The stage-specific steps around the shared claim/finish protocol."""
-
-    claim: Callable[[Conn, int], tuple[Claim, tuple[Any, ...]] | None]  # claim, raw context
-    load: Callable[[Claim, tuple[Any, ...]], Ctx]  # no I/O: the context, or PermanentError
-    work: Callable[[Claim, Ctx], Res]  # no transaction open: providers, storage
-    finish: Callable[[Conn, Claim, Ctx, Res], Saved | Superseded]  # complete and save
-    after: Callable[[Claim, Ctx, Res, Saved], None]  # after commit: publish, clean up
-
-
-def execute(
-    pool: ConnectionPool[Any],
-    stage: Stage,
+def run(
+    jobs: JobStore,
+    stage: StageWork[Any, Any],
     key: int,
     policy: QueuePolicy,
-    steps: StageSteps[Ctx, Res, Saved],
+    voice: Voice | None = None,
 ) -> Outcome:
     """Run one job to completion or a recorded failure. Raises RetryLater (or NotDue) when
     Pub/Sub should redeliver; returns otherwise."""
-    with pool.connection() as conn:
-        claimed = steps.claim(conn, key)
+    name = stage.stage
+    claimed = jobs.claim(name, key, policy, voice)
     if claimed is None:
-        log.info("nothing to claim", extra={"stage": stage, "id": key})
+        log.info("nothing to claim", extra={"stage": name, "id": key})
         return Outcome.NOTHING_TO_DO
-    claim, row = claimed
-    log.info("claimed", extra={"stage": stage, "id": key, "attempt": claim.attempts})
+    claim = claimed.claim
+    log.info("claimed", extra={"stage": name, "id": key, "attempt": claim.attempts})
     try:
-        context = steps.load(claim, row)
-        result = steps.work(claim, context)
-        with pool.connection() as conn:
-            saved = steps.finish(conn, claim, context, result)
-    except Exception as exc:  # classified in record_failure
-        with pool.connection() as conn, conn.transaction():
-            disposition = queue.record_failure(conn, claim, exc, policy)
-        return _conclude(claim, exc, disposition)
-    if isinstance(saved, Superseded):
-        log.warning("claim superseded; result dropped", extra={"stage": stage, "id": key})
+        context = stage.load(claimed)
+        result = stage.work(claim, context)
+        saved = jobs.finish(claim, stage.writes(claim, context, result))
+    except Exception as exc:  # what it means is errors.disposition's to say
+        return _conclude(claim, exc, jobs.record_failure(claim, exc, policy))
+    if saved is None:
+        log.warning("claim superseded; result dropped", extra={"stage": name, "id": key})
         return Outcome.STALE
-    log.info("completed", extra={"stage": stage, "id": key, "attempt": claim.attempts})
-    steps.after(claim, context, result, saved)
+    log.info("completed", extra={"stage": name, "id": key, "attempt": claim.attempts})
+    stage.after(claim, context, result, saved)
     return Outcome.COMPLETED
 
 

@@ -1,27 +1,16 @@
-"""ssml: write the item's message as SSML segments (0..n-1, each within the TTS limit),
-complete, enqueue the audio job in the same statement, then ring the audio doorbell."""
+"""ssml: write the item's message as SSML segments (0..n-1, each within the TTS limit); the
+finish stores them and enqueues the item's audio in one statement; then ring the audio
+doorbell."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from psycopg_pool import ConnectionPool
-
-from shared.database import Conn
 from shared.domain import TTS_INPUT_LIMIT_BYTES, SsmlScript, Stage, Voice
 from shared.errors import PermanentError
 from shared.ports import Publisher, SsmlWriter
-from shared.queries import raw
-from shared.queue import Claim, QueuePolicy, claim_with_context
-from shared.services.runner import (
-    SUPERSEDED,
-    Outcome,
-    StageSteps,
-    Superseded,
-    execute,
-    publish_after_commit,
-)
+from shared.queue import Claim, Claimed, Saved, SsmlContext, SsmlWrites
+from shared.services.runner import publish_after_commit
 
 
 @dataclass(frozen=True)
@@ -33,40 +22,24 @@ class Item:
 
 class SsmlStage:
     stage = Stage.SSML
-    next_stage = Stage.AUDIO
 
     def __init__(
-        self,
-        *,
-        pool: ConnectionPool[Any],
-        writer: SsmlWriter,
-        publisher: Publisher,
-        policy: QueuePolicy,
-        default_voice: Voice,
-        topic: str,
+        self, *, writer: SsmlWriter, publisher: Publisher, default_voice: Voice, topic: str
     ) -> None:
-        self.pool, self.writer, self.publisher = pool, writer, publisher
-        self.policy, self.default_voice, self.topic = policy, default_voice, topic
+        self.writer, self.publisher = writer, publisher
+        self.default_voice, self.topic = default_voice, topic
 
-    def run(self, feedback_id: int) -> Outcome:
-        steps = StageSteps(
-            claim=self._claim, load=self._load, work=self._work, finish=self._finish,
-            after=self._after,
-        )  # fmt: skip
-        return execute(self.pool, self.stage, feedback_id, self.policy, steps)
+    def load(self, claimed: Claimed) -> Item:
+        context: SsmlContext = claimed.context
+        key = claimed.claim.key
+        if context.category is None:
+            raise PermanentError(f"feedback {key} does not exist")
+        if context.message is None or not context.message.strip():
+            raise PermanentError(f"feedback {key} has a blank message")
+        voice = Voice.from_dict(context.voice) if context.voice else self.default_voice
+        return Item(context.message, context.category, voice)
 
-    def _claim(self, conn: Conn, feedback_id: int) -> tuple[Claim, tuple[Any, ...]] | None:
-        return claim_with_context(conn, self.stage, feedback_id, self.policy, raw("claim_ssml"))
-
-    def _load(self, claim: Claim, row: tuple[Any, ...]) -> Item:
-        message, category, voice = row
-        if category is None:
-            raise PermanentError(f"feedback {claim.key} does not exist")
-        if message is None or not message.strip():
-            raise PermanentError(f"feedback {claim.key} has a blank message")
-        return Item(message, category, Voice.from_dict(voice) if voice else self.default_voice)
-
-    def _work(self, claim: Claim, item: Item) -> SsmlScript:
+    def work(self, claim: Claim, item: Item) -> SsmlScript:
         script = self.writer.write(item.message, category=item.category, voice=item.voice)
         if not script.segments:
             raise PermanentError("the SSML writer produced no segments")
@@ -76,20 +49,8 @@ class SsmlStage:
                 raise PermanentError(f"segment {segment.index} is {size} bytes, over the limit")
         return script
 
-    def _finish(
-        self, conn: Conn, claim: Claim, item: Item, script: SsmlScript
-    ) -> Superseded | None:
-        row = conn.execute(
-            raw("finish_ssml"),
-            {
-                **claim.params(),
-                "provider": script.provider,
-                "version": script.version,
-                "indexes": [s.index for s in script.segments],
-                "ssml": [s.ssml for s in script.segments],
-            },
-        ).fetchone()
-        return None if row is not None and row[0] else SUPERSEDED
+    def writes(self, claim: Claim, item: Item, script: SsmlScript) -> SsmlWrites:
+        return SsmlWrites(script)
 
-    def _after(self, claim: Claim, item: Item, script: SsmlScript, saved: None) -> None:
-        publish_after_commit(self.publisher, self.topic, self.next_stage, [claim.key])
+    def after(self, claim: Claim, item: Item, script: SsmlScript, saved: Saved) -> None:
+        publish_after_commit(self.publisher, self.topic, Stage.AUDIO, [claim.key])

@@ -1,6 +1,7 @@
--- Every query cuecast runs, by name. `{table}`, `{key}`, `{error}`, `{ready}`, `{claim}` and
--- `{finish}` are filled with identifiers / fragments for the stage (shared/queries.py);
--- values are %(name)s parameters. The claim, the completion and the reconcile queries are
+-- Every query cuecast runs, by name; only the database gateway (shared/db) runs them, and
+-- reads their rows by column name. `{table}`, `{key}`, `{error}`, `{ready}`, `{claim}` and
+-- `{finish}` are filled with identifiers / fragments for the stage (shared/queries.py, from
+-- shared/stages.py); values are %(name)s parameters. The claim, the completion and the reconcile queries are
 -- each written once: the claim and the completion as functions in the migrations, where the
 -- server keeps their plans (cuecast runs unprepared behind Supabase's transaction pooler).
 
@@ -59,7 +60,7 @@ where j.id in (
   limit %(limit)s
   for update skip locked
 )
-returning j.{key}, j.status
+returning j.{key} as key, j.status
 
 -- name: fail_exhausted
 -- Reconcile: queued jobs that have no attempt left (e.g. after max attempts was lowered).
@@ -72,7 +73,7 @@ where j.id in (
   limit %(limit)s
   for update skip locked
 )
-returning j.{key}
+returning j.{key} as key
 
 -- name: ring_lost_doorbells
 -- Reconcile: queued, due jobs whose last doorbell is older than the grace period (a lost
@@ -92,7 +93,7 @@ where j.id in (
   limit %(limit)s
   for update skip locked
 )
-returning j.{key}
+returning j.{key} as key
 
 -- name: ready_always
 true
@@ -101,13 +102,11 @@ true
 -- An audio job waits until its item's SSML is completed.
 cuecast.ssml_completed(c.feedback_id)
 
--- name: load_analysis
--- The claimed analysis job's video, fixing the voice snapshot on first claim.
-update public.analysis_jobs as j
-set voice = coalesce(j.voice, %(voice)s)
-from public.video_recordings as v
-where j.id = %(id)s and v.id = j.video_recording_id
-returning j.id, v.user_id::text, v.storage_path, v.format, v.file_size, j.voice
+-- name: claim_analysis
+-- The start-analysis stage's claim: the job's video, its voice snapshot fixed on the first
+-- claim (migrations/20251202000002).
+select c.id, c.key, c.generation, c.attempts, c.user_id, c.storage_path, c.format, c.voice
+from cuecast.claim_analysis(%(key)s, %(lease_seconds)s, %(max_attempts)s, %(voice)s) as c
 
 -- name: upsert_feedback
 -- A re-run of analysis replaces items by index; an unchanged message re-queues nothing.
@@ -167,37 +166,46 @@ select id from public.analysis_jobs where id = %(id)s
 
 -- name: status_counts
 -- Jobs by status in one stage, with the age of the oldest queued job (seconds).
-select c.status, count(*),
-       extract(epoch from now() - min(c.updated_at) filter (where c.status = 'queued'))
+select c.status, count(*) as count,
+       extract(epoch from now() - min(c.updated_at) filter (where c.status = 'queued'))::float8
+         as oldest_queued_s
 from {table} as c
 group by c.status
 
 -- name: status_failures
-select c.{key}, c.attempts, c.{error}, c.updated_at
+select c.{key} as id, c.attempts, c.{error} as error, c.updated_at as at
 from {table} as c
 where c.status = 'failed'
 order by c.updated_at desc, c.{key}
 limit %(limit)s
 
 -- name: story_job
+-- A job's columns, and its video's under `video_`.
 select j.id, j.status, j.progress_percentage, j.attempts, j.generation, j.error_message,
        j.voice, j.created_at, j.processing_started_at, j.processing_completed_at, j.updated_at,
-       v.id, v.user_id::text, v.filename, v.storage_path, v.format, v.file_size, v.upload_status
+       v.id as video_id, v.user_id::text as video_user_id, v.filename as video_filename,
+       v.storage_path as video_storage_path, v.format as video_format,
+       v.file_size as video_file_size, v.upload_status as video_upload_status
 from public.analysis_jobs as j
 join public.video_recordings as v on v.id = j.video_recording_id
 where j.id = %(id)s
 
 -- name: story_items
 -- Every feedback item of one analysis job with its two jobs and its segments.
-select f.id, f.item_index, f.timestamp_seconds, f.category, f.message,
+-- (its SSML and audio jobs' columns under `ssml_` and `audio_`)
+select f.id as feedback_id, f.item_index, f.timestamp_seconds, f.category, f.message,
        f.ssml_status, f.audio_status,
-       s.status, s.attempts, s.last_error, s.created_at, s.updated_at,
-       a.status, a.attempts, a.last_error, a.created_at, a.updated_at,
-       (select count(*) from public.analysis_ssml_segments as ss where ss.feedback_id = f.id),
+       s.status as ssml_status_, s.attempts as ssml_attempts, s.last_error as ssml_last_error,
+       s.created_at as ssml_created_at, s.updated_at as ssml_updated_at,
+       a.status as audio_status_, a.attempts as audio_attempts, a.last_error as audio_last_error,
+       a.created_at as audio_created_at, a.updated_at as audio_updated_at,
+       (select count(*) from public.analysis_ssml_segments as ss where ss.feedback_id = f.id)
+         as ssml_segments,
        coalesce(array(select x.audio_url from public.analysis_audio_segments as x
-                      where x.feedback_id = f.id order by x.segment_index), '{}'),
+                      where x.feedback_id = f.id order by x.segment_index), '{}') as audio_paths,
        coalesce(array(select x.duration_ms from public.analysis_audio_segments as x
                       where x.feedback_id = f.id order by x.segment_index), '{}')
+         as audio_durations_ms
 from public.analysis_feedback as f
 left join public.ssml_jobs as s on s.feedback_id = f.id
 left join public.audio_jobs as a on a.feedback_id = f.id
@@ -209,7 +217,7 @@ select id from public.analysis_jobs where video_recording_id = %(video_id)s
 
 -- name: replay_select
 -- The jobs a replay names: by message ids, statuses and age (each filter optional).
-select c.{key}, c.status
+select c.{key} as key, c.status
 from {table} as c
 where (%(keys)s::bigint[] is null or c.{key} = any(%(keys)s::bigint[]))
   and (%(statuses)s::text[] is null or c.status = any(%(statuses)s::text[]))
@@ -224,16 +232,16 @@ update {table} as j
 set status = 'queued', attempts = 0, generation = j.generation + 1, {error} = null,
     due_at = now(), published_at = now(), lease_expires_at = null
 where j.{key} = any(%(keys)s::bigint[]) and j.status = 'failed'
-returning j.{key}
+returning j.{key} as key
 
 -- name: job_progress
 -- One analysis job and how far its items have come, for live progress.
-select j.status, j.progress_percentage,
-       count(f.id),
-       count(f.id) filter (where f.ssml_status in ('completed', 'skipped')),
-       count(f.id) filter (where f.ssml_status = 'failed'),
-       count(f.id) filter (where f.audio_status in ('completed', 'skipped')),
-       count(f.id) filter (where f.audio_status = 'failed')
+select j.status, j.progress_percentage as percent,
+       count(f.id) as items,
+       count(f.id) filter (where f.ssml_status in ('completed', 'skipped')) as ssml_done,
+       count(f.id) filter (where f.ssml_status = 'failed') as ssml_failed,
+       count(f.id) filter (where f.audio_status in ('completed', 'skipped')) as audio_done,
+       count(f.id) filter (where f.audio_status = 'failed') as audio_failed
 from public.analysis_jobs as j
 left join public.analysis_feedback as f on f.analysis_job_id = j.id
 where j.id = %(id)s
@@ -246,6 +254,7 @@ group by j.id
 -- Every item a backfill would queue, with what it needs: SSML (then audio) or audio only.
 select f.id, f.ssml_status = 'unrequested' as needs_ssml, f.message, f.category,
        (select count(*) from public.analysis_ssml_segments as s where s.feedback_id = f.id)
+         as segments
 from public.analysis_feedback as f
 where (f.ssml_status = 'unrequested' or f.audio_status = 'unrequested')
   and not cuecast.is_blank(f.message)
@@ -278,7 +287,7 @@ select cuecast.enqueue_audio(i) from unnest(%(ids)s::bigint[]) as i
 
 -- name: backfill_unsettled
 -- How many of a batch's items are still on their way (queued, processing, waiting).
-select count(*)
+select count(*) as count
 from public.analysis_feedback as f
 where f.id = any(%(ids)s::bigint[])
   and (f.ssml_status in ('pending', 'queued', 'processing')

@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.local_storage import ObjectNotFound
 from shared.adapters.supabase_storage import SupabaseStorage
-from shared.errors import ConfigurationError, PermanentError, TransientError
-from shared.paths import UnsafePath
+from shared.errors import (
+    ConfigurationError,
+    ObjectNotFound,
+    PermanentError,
+    TransientError,
+    UnsafePath,
+)
 from tests.adapters.servers import FakeSupabaseStorage, generated_bytes
 
 

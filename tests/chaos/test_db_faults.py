@@ -1,7 +1,7 @@
 """Database faults inside a stage, one at a time: a statement timeout in the finishing
 transaction is a transient error (retried with backoff, then completed), and a connection
 cut between claim and finish makes the function raise for redelivery while the pool
-replaces the connection (it checks only connections that sat idle: shared.database)."""
+replaces the connection (it checks only connections that sat idle: shared.pool)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Terraform and the code, held to each other.
 
 Each side is read from its source: the infrastructure from terraform/*.tf (python-hcl2, with
-the values of each environment's tfvars), the code's facts from shared.topology.FUNCTIONS,
-shared.topology.required_settings, shared.settings.Settings and main.py. Nothing here lists
+the values of each environment's tfvars), the code's facts from shared.stages.FUNCTIONS,
+Settings.required_for, shared.settings.Settings and main.py. Nothing here lists
 functions, topics or secrets itself.
 
 Terraform expressions are resolved by tests/contract/terraform.py, a deliberately small
@@ -25,7 +25,7 @@ import pytest
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from shared import topology
+from shared import stages
 from shared.settings import Settings
 from tests.contract.terraform import Config, Ref, Template, Unresolved, parse
 
@@ -136,11 +136,11 @@ def settings_of(fn: Function) -> Settings:
     return TerraformSettings.model_validate({**fn.plain_env, **dict.fromkeys(fn.secret_env, "<s>")})
 
 
-def known_functions(config: Config) -> Iterator[tuple[str, Function, topology.FunctionSpec]]:
-    """Deployed functions the topology knows (entry_point_problems reports the others)."""
+def known_functions(config: Config) -> Iterator[tuple[str, Function, stages.FunctionSpec]]:
+    """Deployed functions the code knows (entry_point_problems reports the others)."""
     for ep, fn in functions(config).items():
-        if ep in topology.FUNCTIONS:
-            yield ep, fn, topology.FUNCTIONS[ep]
+        if ep in stages.FUNCTIONS:
+            yield ep, fn, stages.FUNCTIONS[ep]
 
 
 def is_secret_field(name: str) -> bool:
@@ -151,9 +151,9 @@ def is_secret_field(name: str) -> bool:
 
 
 def entry_point_problems(config: Config) -> list[str]:
-    deployed, code = set(functions(config)), set(topology.FUNCTIONS)
-    return [f"deployed but not in topology.FUNCTIONS: {ep}" for ep in sorted(deployed - code)] + [
-        f"in topology.FUNCTIONS but not deployed: {ep}" for ep in sorted(code - deployed)
+    deployed, code = set(functions(config)), set(stages.FUNCTIONS)
+    return [f"deployed but not in stages.FUNCTIONS: {ep}" for ep in sorted(deployed - code)] + [
+        f"in stages.FUNCTIONS but not deployed: {ep}" for ep in sorted(code - deployed)
     ]
 
 
@@ -161,14 +161,14 @@ def settings_problems(config: Config) -> list[str]:
     problems = []
     for ep, fn, spec in known_functions(config):
         settings = settings_of(fn)
-        names = topology.required_settings(settings, spec)
-        required = set(topology.env_names(names))
+        names = settings.required_for(spec)
+        required = set(Settings.env_names(names))
         for env in sorted(required - set(fn.plain_env) - set(fn.secret_env)):
             problems.append(f"{ep}: {env} is required but neither set nor mounted")
         for env in sorted(set(fn.secret_env) - required):
             problems.append(f"{ep}: mounts {env}, which it does not read")
         for name in names:
-            env = topology.env_names([name])[0]
+            env = Settings.env_names([name])[0]
             if is_secret_field(name) and env not in fn.secret_env:
                 problems.append(f"{ep}: {env} is a secret but is not a Secret Manager mount")
         for name, info in Settings.model_fields.items():
@@ -225,7 +225,7 @@ def secret_access_problems(config: Config) -> list[str]:
 
 
 def subscription_problems(config: Config) -> list[str]:
-    workers = {ep: spec for ep, spec in topology.FUNCTIONS.items() if spec.trigger}
+    workers = {ep: spec for ep, spec in stages.FUNCTIONS.items() if spec.trigger}
     deployed, problems, pushed = functions(config), [], []
     subscriptions = list(config.instances("google_pubsub_subscription"))
     pulled = {config.get(s, "topic").address for s in subscriptions if "push_config" not in s.body}
@@ -276,7 +276,7 @@ def invoker_problems(config: Config) -> list[str]:
         for job in config.instances("google_cloud_scheduler_job")
     }
     problems = []
-    for ep, spec in topology.FUNCTIONS.items():
+    for ep, spec in stages.FUNCTIONS.items():
         expected: set[Any] = set()
         if spec.checks_webhook_secret:
             expected.add("allUsers")

@@ -60,6 +60,7 @@ ARGUMENTS = {  # argument name → the world id passed for it (or a constant)
     "p_ssml": ["<speak>hi</speak>"],
     "p_urls": ["u/1/1/1/0.wav"],
     "p_durations": [1],
+    "p_voice": '{"name": "en-US-Neural2-D", "language": "en-US", "style": "coach"}',
 }
 ACTORS = {
     "A": "authenticated",

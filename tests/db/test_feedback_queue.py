@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared import queue
+from shared.db import jobs
 from shared.domain import Stage
 from tests.db.helpers import add_feedback, analysis_job, job, statuses
 
@@ -31,14 +32,14 @@ def test_blank_message_enqueues_nothing_and_is_skipped(conn, message):
 def _finish_both(conn, fid):
     """Run the item through both stages' queue transitions (no providers needed)."""
     with conn.transaction():
-        claim = queue.claim_job(conn, Stage.SSML, fid, POLICY)
+        claim = jobs.claim_job(conn, Stage.SSML, fid, POLICY)
         assert claim is not None
-        assert queue.finish_job(conn, claim)
+        assert jobs.finish_job(conn, claim)
         conn.execute("select cuecast.enqueue_audio(%s)", (fid,))
     with conn.transaction():
-        claim = queue.claim_job(conn, Stage.AUDIO, fid, POLICY)
+        claim = jobs.claim_job(conn, Stage.AUDIO, fid, POLICY)
         assert claim is not None
-        assert queue.finish_job(conn, claim)
+        assert jobs.finish_job(conn, claim)
 
 
 def test_changed_message_requeues_both_jobs(conn):
@@ -60,7 +61,7 @@ def test_audio_waits_for_the_new_ssml(conn):
     _finish_both(conn, fid)
     conn.execute("update analysis_feedback set message = 'Elbows in.' where id = %s", (fid,))
     with conn.transaction():
-        assert queue.claim_job(conn, Stage.AUDIO, fid, POLICY) is None
+        assert jobs.claim_job(conn, Stage.AUDIO, fid, POLICY) is None
 
 
 @pytest.mark.parametrize(
@@ -86,13 +87,13 @@ def test_finish_for_an_older_generation_does_not_overwrite_the_requeue(conn):
     _, _, job_id = analysis_job(conn)
     fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
     with conn.transaction():
-        stale = queue.claim_job(conn, Stage.SSML, fid, POLICY)
+        stale = jobs.claim_job(conn, Stage.SSML, fid, POLICY)
     assert stale is not None
     assert statuses(conn, fid) == ("processing", "pending")
     conn.execute("update analysis_feedback set message = 'New words.' where id = %s", (fid,))
     with conn.transaction():
-        assert not queue.finish_job(conn, stale)
-        assert not queue.fail_job(conn, stale, "late")
+        assert not jobs.finish_job(conn, stale)
+        assert not jobs.fail_job(conn, stale, "late")
     assert job(conn, "ssml_jobs", fid) == ("queued", 0, None, 2)
     assert statuses(conn, fid) == ("queued", "pending")
 
@@ -116,9 +117,9 @@ def test_failed_ssml_fails_the_items_audio(conn):
     _finish_both(conn, fid)
     conn.execute("update analysis_feedback set message = 'Changed.' where id = %s", (fid,))
     with conn.transaction():
-        claim = queue.claim_job(conn, Stage.SSML, fid, POLICY)
+        claim = jobs.claim_job(conn, Stage.SSML, fid, POLICY)
         assert claim is not None
-        assert queue.fail_job(conn, claim, "PermanentError: nope")
+        assert jobs.fail_job(conn, claim, "PermanentError: nope")
     assert statuses(conn, fid) == ("failed", "failed")
     status, _, error, _ = job(conn, "audio_jobs", fid)
     assert status == "failed"
@@ -128,7 +129,7 @@ def test_failed_ssml_fails_the_items_audio(conn):
 def test_analysis_progress_follows_status(conn):
     _, _, job_id = analysis_job(conn)
     with conn.transaction():
-        claim = queue.claim_job(conn, Stage.ANALYSIS, job_id, POLICY)
+        claim = jobs.claim_job(conn, Stage.ANALYSIS, job_id, POLICY)
     assert claim is not None
     row = conn.execute(
         "select status, progress_percentage, processing_started_at is not null, attempts"
@@ -137,7 +138,7 @@ def test_analysis_progress_follows_status(conn):
     ).fetchone()
     assert row == ("processing", 10, True, 1)
     with conn.transaction():
-        assert queue.finish_job(conn, claim)
+        assert jobs.finish_job(conn, claim)
     row = conn.execute(
         "select status, progress_percentage, processing_completed_at is not null"
         " from analysis_jobs where id = %s",

@@ -9,14 +9,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared import queue
 from shared.adapters.local_storage import LocalStorage
-from shared.database import IdleCheck, make_pool
+from shared.db import Database, jobs
 from shared.domain import Stage
+from shared.pool import IdleCheck, make_pool
 from shared.queries import raw
 from shared.queue import QueuePolicy
 from shared.services.audio import AudioStage
-from shared.services.runner import Outcome
+from shared.services.runner import Outcome, run
 from shared.settings import Settings
 from tests.chaos.faults import ToneSynthesizer
 from tests.db.helpers import add_feedback, analysis_job, job, statuses
@@ -48,11 +48,11 @@ def test_the_claim_commits_without_a_wal_flush_and_the_finish_with_one(conn):
     _, _, job_id = analysis_job(conn)
     fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
     with conn.transaction():
-        claim = queue.claim_job(conn, Stage.SSML, fid, POLICY)
+        claim = jobs.claim_job(conn, Stage.SSML, fid, POLICY)
         assert claim is not None
         assert conn.execute("show synchronous_commit").fetchone() == ("off",)
     with conn.transaction():
-        assert queue.finish_job(conn, claim)
+        assert jobs.finish_job(conn, claim)
         assert conn.execute("show synchronous_commit").fetchone() == ("on",)
     assert conn.execute("show synchronous_commit").fetchone() == ("on",)  # nothing lingers
 
@@ -107,13 +107,11 @@ def test_an_audio_job_whose_item_has_no_segments_fails_with_the_reason(conn, db_
     pool = make_pool(db_url, max_size=1)
     try:
         stage = AudioStage(
-            pool=pool,
             storage=LocalStorage(Path(tmp_path)),
             synthesizer=ToneSynthesizer(),
-            policy=POLICY,
             default_voice=settings.voice(),
         )
-        assert stage.run(fid) is Outcome.FAILED
+        assert run(Database(pool), stage, fid, POLICY) is Outcome.FAILED
     finally:
         pool.close()
     assert job(conn, "audio_jobs", fid) == (
@@ -165,6 +163,7 @@ def test_every_claim_tells_the_planner_it_returns_one_row(conn):
         " order by 1"
     ).fetchall()
     assert [name for name, _ in rows] == [
+        "claim_analysis",  # start-analysis's claim with its context (20251202000002)
         "claim_analysis_jobs",
         "claim_audio",
         "claim_audio_jobs",

@@ -20,6 +20,7 @@ from defusedxml import ElementTree as SafeElementTree
 from shared.adapters.ssml_builder import SSML_BUILDER_TAGS, check_ssml, clean_text
 from shared.domain import TTS_INPUT_LIMIT_BYTES, Analysis, FeedbackItem, Speech
 from shared.services.audio import AudioStage
+from shared.services.runner import run
 from tests.db.helpers import add_feedback, analysis_job, statuses
 from tests.hostile.deliveries import b64_json, post, pubsub_message, structured
 from tests.hostile.hostile_messages import BLANK, LARGE_SPOKEN, REFUSED, SPOKEN, SSML_ONLY
@@ -192,13 +193,9 @@ def test_a_long_item_s_audio_is_never_held_whole(stages):
     feedback_id, documents = _through_ssml(stages, SSML_ONLY["100 KB of sentences"])
     storage = RecordingStorage()
     stage = AudioStage(
-        pool=p.app.pool,
-        storage=storage,
-        synthesizer=TrackingSynthesizer(),
-        policy=p.app.policy,
-        default_voice=p.app.settings.voice(),
+        storage=storage, synthesizer=TrackingSynthesizer(), default_voice=p.app.settings.voice()
     )
-    assert stage.run(feedback_id) == "completed"
+    assert run(p.app.database, stage, feedback_id, p.app.policy) == "completed"
     assert len(storage.alive_at_upload) == len(documents) > 50
     assert max(storage.alive_at_upload) == 1
 

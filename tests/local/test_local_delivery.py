@@ -12,6 +12,7 @@ from pathlib import Path
 import functions_framework
 
 from shared.adapters.local_pubsub import LocalPubSub
+from tests.bus import deliver_until_idle
 
 SOURCE = str(Path(__file__).with_name("flaky_functions.py"))
 
@@ -37,7 +38,7 @@ def test_a_function_that_raises_twice_is_delivered_three_times_with_growing_dela
     bus = LocalPubSub(max_deliveries=5, min_backoff_s=0.1, max_backoff_s=2.0)
     bus.subscribe("t", _pusher("flaky"))
     bus.publish("t", [{"name": "twice", "fail_times": 2}])
-    bus.deliver_until_idle(timeout=10)
+    deliver_until_idle(bus, timeout=10)
     times = _recorded("twice")
     assert len(times) == 3
     first_gap, second_gap = times[1] - times[0], times[2] - times[1]
@@ -51,7 +52,7 @@ def test_a_function_that_always_raises_ends_in_the_dead_letter_list():
     bus = LocalPubSub(max_deliveries=4, min_backoff_s=0.01, max_backoff_s=0.05)
     bus.subscribe("t", _pusher("broken"))
     bus.publish("t", [{"name": "never", "fail_times": 0}])
-    bus.deliver_until_idle(timeout=10)
+    deliver_until_idle(bus, timeout=10)
     assert len(_recorded("never")) == 4
     assert [e.deliveries for e in bus.dead_letters] == [4]
     assert bus.idle()
@@ -73,7 +74,7 @@ def test_workers_deliver_concurrently():
 
     bus.subscribe("t", slow_push)
     bus.publish("t", [{"n": i} for i in range(8)])
-    workers = [threading.Thread(target=bus.deliver_until_idle) for _ in range(4)]
+    workers = [threading.Thread(target=deliver_until_idle, args=(bus,)) for _ in range(4)]
     started = time.monotonic()
     for w in workers:
         w.start()

@@ -16,7 +16,7 @@ import pytest
 from shared.bootstrap import App
 from shared.domain import Stage
 from shared.queue import QueuePolicy
-from shared.services.relay import reconcile
+from shared.services.reconciler import reconcile
 from shared.settings import Settings
 from tests.db.helpers import add_feedback, analysis_job
 
@@ -24,7 +24,8 @@ CLAIM_AND_HANG = """
 import sys, time
 import psycopg
 from shared.domain import Stage
-from shared.queue import QueuePolicy, claim_job
+from shared.db.jobs import claim_job
+from shared.queue import QueuePolicy
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     claim = claim_job(conn, Stage.SSML, int(sys.argv[2]), QueuePolicy(lease_seconds=1))
     print("claimed" if claim else "nothing", flush=True)
@@ -98,7 +99,7 @@ def test_lost_doorbell_and_out_of_attempts(conn, db_url):
     publisher = Recorder()
     app = App(Settings(DATABASE_URL=db_url))
     try:
-        report = reconcile(app.pool, publisher, app.topics(), QueuePolicy(max_attempts=3))
+        report = reconcile(app.database, publisher, app.topics(), QueuePolicy(max_attempts=3))
     finally:
         app.close()
     assert report.republish[Stage.SSML] == [lost]
@@ -149,7 +150,7 @@ def test_two_reconcilers_started_together_take_disjoint_sets(conn, db_url, round
                 " due_at = now() - interval '1 minute'"
             )
             reports = _race(
-                lambda i: reconcile(apps[i].pool, publishers[i], apps[i].topics(), policy)
+                lambda i: reconcile(apps[i].database, publishers[i], apps[i].topics(), policy)
             )
             rung = [fid for r in reports for fid in r.republish[Stage.SSML]]
             reclaimed = sum(r.reclaimed[Stage.SSML] for r in reports)

@@ -17,8 +17,8 @@ from shared import bootstrap
 from shared.adapters.local_pubsub import LocalPubSub
 from shared.adapters.local_storage import LocalStorage
 from shared.bootstrap import App
+from shared.db import local
 from shared.domain import Stage
-from shared.queries import raw
 from shared.settings import Settings
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "main.py")
@@ -35,7 +35,7 @@ class Pipeline:
 
     def ring_webhooks(self, conn: psycopg.Connection[Any]) -> int:
         """The local webhook step: replay what the net.http_post stand-in recorded."""
-        rows = conn.execute(raw("local_take_webhook_requests")).fetchall()
+        rows = local.take_webhook_requests(conn)
         for headers, body in rows:
             response = self.clients["webhook"].post("/", json=body, headers=headers)
             assert response.status_code == 202, response.get_data(as_text=True)

@@ -12,6 +12,7 @@ import pytest
 
 from shared.ports import RAW_BUCKET
 from shared.sample_video import write_sample_video
+from tests.bus import deliver_until_idle
 from tests.pipeline.harness import pipeline
 from tests.supa import acting_as, set_webhook_secrets
 
@@ -47,7 +48,7 @@ def test_a_new_upload_by_the_apps_user_reaches_audio(adopted_db, tmp_path, sampl
                 (video,),
             )
         assert p.ring_webhooks(conn) == 1
-        p.bus.deliver_until_idle(timeout=120)
+        deliver_until_idle(p.bus, timeout=120)
 
         (job_id, status) = conn.execute(
             "select id, status from analysis_jobs where video_recording_id = %s", (video,)
@@ -83,7 +84,7 @@ def test_editing_an_old_items_message_regenerates_it(adopted_db, tmp_path):
         for fid, message in ((102, "Pause, then swing."), (100, "Elbows in, always.")):
             conn.execute("update analysis_feedback set message = %s where id = %s", (message, fid))
         assert p.clients["reconcile"].post("/").status_code == 200  # rings the lost doorbells
-        p.bus.deliver_until_idle(timeout=120)
+        deliver_until_idle(p.bus, timeout=120)
 
         rows = conn.execute(
             "select f.id, f.ssml_status, f.audio_status, s.ssml, a.audio_url"

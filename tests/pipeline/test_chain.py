@@ -10,6 +10,7 @@ import pytest
 
 from shared.ports import RAW_BUCKET
 from shared.sample_video import write_sample_video
+from tests.bus import deliver_until_idle
 from tests.pipeline.harness import pipeline
 from tests.supa import complete_upload, create_user, set_webhook_secrets
 
@@ -41,7 +42,7 @@ def test_upload_to_audio_for_every_item(conn, db_url, tmp_path, sample_video):
         ).fetchone()[0]
         complete_upload(conn, user, video)
         assert p.ring_webhooks(conn) == 1
-        p.bus.deliver_until_idle(timeout=120)
+        deliver_until_idle(p.bus, timeout=120)
 
         job = conn.execute(
             "select status, progress_percentage, attempts from analysis_jobs"

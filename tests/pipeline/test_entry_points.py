@@ -9,9 +9,10 @@ import threading
 
 import pytest
 
-from shared.domain import Analysis, FeedbackItem
+from shared.domain import Analysis, FeedbackItem, Stage
 from shared.errors import TransientError
 from shared.messages import PUBSUB_EVENT_TYPE
+from tests.bus import deliver_until_idle
 from tests.db.helpers import add_feedback, analysis_job
 from tests.pipeline.harness import pipeline
 from tests.supa import create_user, insert_video
@@ -176,7 +177,7 @@ def test_two_workers_one_job_exactly_one_runs(conn, db_url, tmp_path):
 
             def worker(job_id=job_id, barrier=barrier, results=results):
                 barrier.wait()
-                results.append(p.app.analysis_stage.run(job_id))
+                results.append(p.app.run(Stage.ANALYSIS, job_id))
 
             threads = [threading.Thread(target=worker) for _ in range(2)]
             for t in threads:
@@ -288,6 +289,6 @@ def test_webhook_duplicate_deliveries_analyse_once(conn, db_url, tmp_path):
         payload = {"type": "INSERT", "table": "analysis_jobs", "record": {"id": job_id}}
         for _ in range(2):
             assert _hook(p, payload).status_code == 202
-        p.bus.deliver_until_idle(timeout=60)
+        deliver_until_idle(p.bus, timeout=60)
         assert analyzer.calls == 1
         assert conn.execute("select count(*) from analysis_feedback").fetchone() == (1,)

@@ -21,7 +21,7 @@ from psycopg import sql
 from shared.adapters.ssml_builder import SsmlBuilder
 from shared.domain import Speech, SsmlScript, SsmlSegment, Stage, Voice
 from shared.errors import TransientError
-from shared.messages import PUBSUB_EVENT_TYPE
+from shared.messages import PUBSUB_EVENT_TYPE, encode
 from tests.db.helpers import add_feedback, analysis_job, job, statuses
 from tests.pipeline.harness import Pipeline, pipeline
 
@@ -31,7 +31,7 @@ _PART = re.compile(r"part (\d+)")
 
 def deliver(p: Pipeline, stage: Stage, key: int) -> int:
     """Post one structured Pub/Sub CloudEvent for `key` to the stage's function; its status."""
-    data = base64.b64encode(json.dumps({stage.id_field: key}).encode()).decode()
+    data = base64.b64encode(json.dumps(encode(stage, key)).encode()).decode()
     message_id = uuid.uuid4().hex
     event = {
         "specversion": "1.0",

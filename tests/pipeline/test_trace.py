@@ -11,6 +11,7 @@ import logging
 from shared.logs import JsonFormatter
 from shared.ports import RAW_BUCKET
 from shared.sample_video import write_sample_video
+from tests.bus import deliver_until_idle
 from tests.pipeline.harness import pipeline
 from tests.supa import complete_upload, create_user, insert_video
 
@@ -37,7 +38,7 @@ def test_the_webhooks_trace_reaches_every_stages_logs(conn, db_url, tmp_path, mo
                 headers={"X-Webhook-Secret": p.secret, "X-Cloud-Trace-Context": f"{TRACE}/1;o=1"},
             )
             assert answer.status_code == 202
-            p.bus.deliver_until_idle(timeout=60)
+            deliver_until_idle(p.bus, timeout=60)
     finally:
         logging.getLogger().removeHandler(handler)
     entries = [json.loads(line) for line in lines.getvalue().splitlines()]

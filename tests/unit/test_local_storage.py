@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.local_storage import LocalStorage, ObjectNotFound
-from shared.errors import PermanentError
-from shared.paths import UnsafePath
+from shared.adapters.local_storage import LocalStorage
+from shared.errors import ObjectNotFound, PermanentError, UnsafePath
 from shared.ports import PROCESSED_BUCKET, RAW_BUCKET, Storage
 
 USER = "6f1c2a9e-3b4d-4c5e-8f70-1a2b3c4d5e6f"

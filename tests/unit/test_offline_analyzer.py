@@ -15,12 +15,11 @@ from shared.adapters.offline_analyzer import (
     MAX_ITEMS,
     OfflineAnalyzer,
     Signal,
-    UndecodableVideo,
     clock,
     feedback_items,
 )
 from shared.domain import Analysis, Voice
-from shared.errors import PermanentError
+from shared.errors import PermanentError, UndecodableVideo
 from shared.sample_video import FPS, HEIGHT, WIDTH, write_sample_video
 
 CATEGORIES = {"pacing", "volume", "pauses", "movement", "framing"}

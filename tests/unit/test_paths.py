@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import PermanentError
+from shared.errors import PermanentError, UnsafePath
 from shared.paths import (
     MAX_PATH_BYTES,
-    UnsafePath,
     audio_object_path,
     feedback_prefix,
     require_owner,

@@ -10,7 +10,6 @@ from shared.adapters.ssml_builder import (
     SSML_BUILDER_TAGS,
     SSML_NAMESPACE,
     STYLE_PRESETS,
-    BlankMessage,
     SsmlBuilder,
     check_ssml,
     clean_text,
@@ -19,7 +18,7 @@ from shared.adapters.ssml_builder import (
     split_sentences,
 )
 from shared.domain import TTS_INPUT_LIMIT_BYTES, SsmlScript, Voice
-from shared.errors import PermanentError
+from shared.errors import BlankMessage, PermanentError
 
 HOSTILE = [
     "Keep your elbows in.</speak><speak>Injected!",
