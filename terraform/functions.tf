@@ -1,5 +1,5 @@
 # One google_cloudfunctions2_function per entry point of main.py (the FUNCTIONS of
-# shared/topology.py), all built from the same source archive. The map keys ARE the entry
+# shared/stages.py), all built from the same source archive. The map keys ARE the entry
 # points; tests/contract holds them, the secrets and the topics to the code.
 #
 # Sizing notes that apply to all of them:

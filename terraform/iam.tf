@@ -49,8 +49,8 @@ resource "google_service_account" "build" {
 }
 
 # --- Per function: the topics it publishes to, the secrets it reads ----------------------
-# The publish lists are shared/topology.py's FUNCTIONS[...].publishes and the secret lists
-# follow shared.topology.required_settings under the production selection; tests/contract
+# The publish lists are shared/stages.py's FUNCTIONS[...].publishes and the secret lists
+# follow Settings.required_for under the production selection; tests/contract
 # fails when either side changes alone.
 
 # webhook publishes start-analysis; reads DATABASE_URL and WEBHOOK_SECRET.

@@ -34,17 +34,7 @@ from shared.domain import JobStatus
 from shared.errors import CuecastError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cuecast", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, handler: Callable[..., int], help_: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_, description=help_)
-        sub.add_argument("--database-url", help="defaults to $DATABASE_URL, else local/embedded")
-        sub.set_defaults(handler=handler)
-        return sub
-
-    m = command("migrate", cmd_migrate, "apply pending migrations")
+def _migrate(m: argparse.ArgumentParser) -> None:
     m.add_argument("--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder")
     m.add_argument("--upto", type=migration_version, help="stop after this 14-digit version")
     m.add_argument(
@@ -60,19 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="first install the Supabase surface for plain Postgres (local runs and tests)",
     )
 
-    d = command("demo", cmd_demo, "run the whole pipeline on a video, on this machine")
+
+def _demo(d: argparse.ArgumentParser) -> None:
     d.add_argument("video", nargs="?", help="an .mp4/.mov file (default: the generated sample)")
     d.add_argument("--workers", type=int, default=4, help="local delivery threads")
     d.add_argument("--timeout", type=float, default=300, help="seconds before giving up")
     d.add_argument("--transport", choices=("inprocess", "http"), default="inprocess")
     d.add_argument("--fresh", action="store_true", help="recreate the local `cuecast` database")
 
-    s = command("status", cmd_status, "jobs by stage and status, failures, one job's story")
+
+def _status(s: argparse.ArgumentParser) -> None:
     s.add_argument("--job", type=int, help="the whole story of one analysis job")
     s.add_argument("--failures", type=int, default=20, help="failures listed per stage")
     s.add_argument("--json", action="store_true", help="machine-readable output")
 
-    r = command("replay", cmd_replay, "republish chosen jobs to their stage's topic")
+
+def _replay(r: argparse.ArgumentParser) -> None:
     r.add_argument("--stage", action="append", choices=sorted(STAGES), help="repeatable")
     r.add_argument("--id", action="append", type=int, help="message id (repeatable)")
     r.add_argument("--status", action="append", choices=[s.value for s in JobStatus])
@@ -82,9 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--limit", type=int, default=10_000, help="at most this many per stage")
     r.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")
 
-    b = command(
-        "backfill", cmd_backfill, "queue the items that were there before cuecast, in batches"
-    )
+
+def _backfill(b: argparse.ArgumentParser) -> None:
     b.add_argument("--dry-run", action="store_true", help="count items and provider calls only")
     b.add_argument("--batch-size", type=int, default=100, help="items per batch (default 100)")
     b.add_argument("--limit", type=int, help="at most this many items in all")
@@ -97,13 +89,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--pause", type=float, default=0, help="seconds between batches")
 
-    c = command("reconcile", cmd_reconcile, "one sweep: lost doorbells, expired leases")
+
+def _reconcile(c: argparse.ArgumentParser) -> None:
     c.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")
 
-    w = command("worker", cmd_worker, "serve the functions on loopback HTTP")
+
+def _worker(w: argparse.ArgumentParser) -> None:
     w.add_argument("--port", type=int, default=8080, help="first port (webhook); then +1 …")
     w.add_argument("--workers", type=int, default=4, help="local delivery threads")
     w.add_argument("--reconcile-every", type=float, default=60, help="seconds between sweeps")
+
+
+Handler = Callable[[argparse.Namespace, Console], int]
+COMMANDS: tuple[tuple[str, Handler, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    ("migrate", cmd_migrate, "apply pending migrations", _migrate),
+    ("demo", cmd_demo, "run the whole pipeline on a video, on this machine", _demo),
+    ("status", cmd_status, "jobs by stage and status, failures, one job's story", _status),
+    ("replay", cmd_replay, "republish chosen jobs to their stage's topic", _replay),
+    ("backfill", cmd_backfill, "queue the items that were there before cuecast, in batches",
+     _backfill),
+    ("reconcile", cmd_reconcile, "one sweep: lost doorbells, expired leases", _reconcile),
+    ("worker", cmd_worker, "serve the functions on loopback HTTP", _worker),
+)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cuecast", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler, help_, arguments in COMMANDS:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("--database-url", help="defaults to $DATABASE_URL, else local/embedded")
+        sub.set_defaults(handler=handler)
+        arguments(sub)
     return parser
 
 
@@ -114,7 +131,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     console = Console(file=stream, highlight=False, width=width)
     if args.command != "demo":
         logs.configure(stream=logs.STDERR)
-    handler: Callable[[argparse.Namespace, Console], int] = args.handler
+    handler: Handler = args.handler
     try:
         return handler(args, console)
     except (CuecastError, FileNotFoundError) as exc:

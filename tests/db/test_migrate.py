@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from shared import migrate
-from shared.migrate import MIGRATIONS_DIR, MigrationError, split_statements
+from shared.migrate import MIGRATIONS_DIR, MigrationError
+from shared.sql_text import split_statements
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from shared import migrate
 from shared.local.database import with_database
+from shared.sql_text import split_statements
 
 HERE = Path(__file__).resolve().parent
 HOSTED_ROLE = "hosted_postgres"
@@ -78,7 +79,7 @@ def apply_app_history(url: str) -> None:
                 conn.execute(
                     "insert into supabase_migrations.schema_migrations (version, name, statements)"
                     " values (%s, %s, %s)",
-                    (version, name, migrate.split_statements(text)),
+                    (version, name, split_statements(text)),
                 )
 
 
