@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row, scalar_row
 
 from shared.errors import LockContention, MigrationError
 from shared.sql_text import Statement, split_statements, statement_spans, strip_comments
@@ -108,9 +109,9 @@ def install_local_supabase(conninfo: str) -> bool:
     database has it already (then nothing is touched: its objects may belong to another
     role, as on an adopted database). True when it was installed."""
     with _connect(conninfo) as conn:
-        present = conn.execute(_SURFACE_PRESENT).fetchone()
-        if present and present[0]:
-            return False
+        with conn.cursor(row_factory=scalar_row) as cursor:
+            if cursor.execute(_SURFACE_PRESENT).fetchone():
+                return False
         conn.execute(sql.SQL(local_supabase_sql()))
         return True
 
@@ -187,13 +188,10 @@ class Recorded:
 
 
 def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, Recorded]:
-    rows = conn.execute(
-        sql.SQL("select version, name, statements from supabase_migrations.schema_migrations")
-    ).fetchall()
-    return {
-        str(version): Recorded(name, statements)  # type: ignore[arg-type]
-        for version, name, statements in rows
-    }
+    query = sql.SQL("select version, name, statements from supabase_migrations.schema_migrations")
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(query).fetchall()
+    return {str(r["version"]): Recorded(r["name"], r["statements"]) for r in rows}
 
 
 def _check_history(migrations: list[Migration], applied: dict[str, Recorded]) -> None:

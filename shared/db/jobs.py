@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
 from shared.domain import ItemStatus, JobStatus, Stage, Voice
@@ -112,8 +112,7 @@ def _finish_ssml(conn: Conn, claimed: Claim, writes: SsmlWrites) -> Saved | None
         "indexes": [s.index for s in script.segments],
         "ssml": [s.ssml for s in script.segments],
     }
-    row = conn.execute(raw("finish_ssml"), params).fetchone()
-    return Saved() if row is not None and row[0] else None
+    return Saved() if _value(conn, raw("finish_ssml"), params) else None
 
 
 def _finish_audio(conn: Conn, claimed: Claim, writes: AudioWrites) -> Saved | None:
@@ -127,8 +126,7 @@ def _finish_audio(conn: Conn, claimed: Claim, writes: AudioWrites) -> Saved | No
         "provider": first.provider,
         "version": first.version,
     }
-    row = conn.execute(raw("finish_audio"), params).fetchone()
-    return Saved() if row is not None and row[0] else None
+    return Saved() if _value(conn, raw("finish_audio"), params) else None
 
 
 def _finish_analysis(conn: Conn, claimed: Claim, writes: AnalysisWrites) -> Saved | None:
@@ -163,8 +161,7 @@ def _finish_analysis(conn: Conn, claimed: Claim, writes: AnalysisWrites) -> Save
 
 def finish_job(conn: Conn, claimed: Claim) -> bool:
     """Mark the claimed job completed (no stage writes); False when it was superseded."""
-    row = conn.execute(stage_query(claimed.stage, "finish_job"), claimed.params()).fetchone()
-    return row is not None and row[0] is not None
+    return _value(conn, stage_query(claimed.stage, "finish_job"), claimed.params()) is not None
 
 
 def fail_job(conn: Conn, claimed: Claim, error: str) -> bool:
@@ -227,16 +224,22 @@ def start_analysis(
     """The analysis job a start request names: by job id, or the recording's (created or
     re-queued idempotently, by id or by storage path). Raises NotFound."""
     if analysis_job_id is not None:
-        row = conn.execute(raw("analysis_job_exists"), {"id": analysis_job_id}).fetchone()
-        if row is None:
-            raise NotFound(f"no analysis job {analysis_job_id}")
-        return int(row[0])
-    if video_recording_id is None:
-        found = conn.execute(raw("find_video_by_path"), {"path": video_path}).fetchone()
+        found = _value(conn, raw("analysis_job_exists"), {"id": analysis_job_id})
         if found is None:
+            raise NotFound(f"no analysis job {analysis_job_id}")
+        return int(found)
+    if video_recording_id is None:
+        video = _value(conn, raw("find_video_by_path"), {"path": video_path})
+        if video is None:
             raise NotFound(f"no video recording at path {video_path!r}")
-        video_recording_id = int(found[0])
-    row = conn.execute(raw("ensure_analysis_job"), {"video_id": video_recording_id}).fetchone()
-    if row is None or row[0] is None:
+        video_recording_id = int(video)
+    job = _value(conn, raw("ensure_analysis_job"), {"video_id": video_recording_id})
+    if job is None:
         raise NotFound(f"no video recording {video_recording_id}")
-    return int(row[0])
+    return int(job)
+
+
+def _value(conn: Conn, query: Any, params: dict[str, Any]) -> Any:
+    """The value of a query that answers one column (None when it answers no row)."""
+    with conn.cursor(row_factory=scalar_row) as cursor:
+        return cursor.execute(query, params).fetchone()
