@@ -24,7 +24,7 @@ from cloudevents.exceptions import InvalidRequiredFields, MissingRequiredFields
 from cloudevents.http import from_http
 from functions_framework import event_conversion
 
-from shared.errors import describe
+from shared.errors import NotDue, RetryLater, describe
 
 log = logging.getLogger("cuecast.functions")
 
@@ -64,6 +64,17 @@ def acknowledge_unreadable() -> flask.Response | None:
     return flask.Response("OK", status=200, mimetype="text/plain")
 
 
+def redeliver_quietly(exc: Exception) -> flask.Response:
+    """A planned redelivery (a transient failure recorded with attempts left, or a job not
+    due yet): 429, which Pub/Sub retries with its backoff and Cloud Run counts as a client
+    answer, not a server error. The stage has logged it as one WARNING line already, so
+    Flask logs no "Exception on /" traceback at ERROR for what is expected behaviour."""
+    return flask.Response("retry later", status=429, mimetype="text/plain")
+
+
 def install(app: flask.Flask) -> None:
-    """Run `acknowledge_unreadable` before every request of a functions-framework app."""
+    """Run `acknowledge_unreadable` before every request of a functions-framework app, and
+    answer planned redeliveries without a traceback."""
     app.before_request(acknowledge_unreadable)
+    app.register_error_handler(RetryLater, redeliver_quietly)
+    app.register_error_handler(NotDue, redeliver_quietly)

@@ -1,8 +1,9 @@
 """What every Pub/Sub-triggered entry point does: decode, run the stage, return or raise.
 
-Returning acknowledges the message; raising asks Pub/Sub to redeliver it. A malformed
-message, an unknown id or a permanent failure (shared/errors.py decides which failures are)
-is logged with its reason and acknowledged.
+Returning acknowledges the message; raising asks Pub/Sub to redeliver it (a planned
+redelivery, RetryLater or NotDue, is answered 429 without a traceback: functions/_delivery.py).
+A malformed message, an unknown id or a permanent failure (shared/errors.py decides which
+failures are) is logged with its reason and acknowledged.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from shared import logs, messages
 from shared.bootstrap import get_app
-from shared.errors import InvalidMessage, PermanentError
+from shared.errors import InvalidMessage, NotDue, PermanentError
 from shared.stages import stage_of
 
 log = logging.getLogger("cuecast.functions")
@@ -37,4 +38,7 @@ def handle(function: str, event: Any) -> None:
         except PermanentError as exc:
             log.warning("message acknowledged", extra={"reason": str(exc)})
             return
+        except NotDue as exc:  # answered 429 (functions/_delivery.py): Pub/Sub redelivers
+            log.warning("not due yet; redelivery asked", extra={"reason": str(exc)})
+            raise
         log.info("done", extra={"outcome": outcome})

@@ -46,7 +46,7 @@ def test_a_statement_timeout_in_a_stage_is_transient(conn, db_url, tmp_path):
     fid = add_feedback(conn, job_id, 0, "Keep your shoulders down.")
     with pipeline(db_url, tmp_path, CUECAST_STATEMENT_TIMEOUT_MS=500) as p:
         p.app.ssml_writer = LockingWriter(db_url, hold_s=0.8)
-        assert deliver(p, Stage.SSML, fid) == 500  # raised: redeliver
+        assert deliver(p, Stage.SSML, fid) == 429  # a planned redelivery
         status, attempts, error, _ = job(conn, "ssml_jobs", fid)
         assert (status, attempts) == ("queued", 1)
         assert "statement timeout" in error
@@ -76,7 +76,7 @@ def test_a_connection_cut_between_claim_and_finish_costs_one_attempt(conn, db_ur
         p.app.ssml_writer = writer
         # The pool's only connection was returned a moment ago, so it is lent unchecked: the
         # finish fails, the failure is recorded on a new connection, and Pub/Sub redelivers.
-        assert deliver(p, Stage.SSML, fid) == 500
+        assert deliver(p, Stage.SSML, fid) == 429
         assert writer.cut >= 1  # the pool's only connection was among them
         status, attempts, error, _ = job(conn, "ssml_jobs", fid)
         assert (status, attempts) == ("queued", 1)
@@ -105,7 +105,7 @@ def test_a_connection_lost_inside_the_finish_raises_for_redelivery(conn, db_url,
     fid = add_feedback(conn, job_id, 0, "Drive through your heels.")
     conn.execute(DIE_ONCE)
     with pipeline(db_url, tmp_path) as p:
-        assert deliver(p, Stage.SSML, fid) == 500
+        assert deliver(p, Stage.SSML, fid) == 429
         status, attempts, error, _ = job(conn, "ssml_jobs", fid)
         assert (status, attempts) == ("queued", 1)
         assert "terminat" in error or "connection" in error, error

@@ -135,13 +135,13 @@ def test_transient_failure_retries_with_backoff_then_fails(conn, db_url, tmp_pat
         job_id = _video_job(conn, p)
         client = p.clients["start_analysis"]
         event = _event({"analysis_job_id": job_id})
-        assert _post_structured(client, event).status_code == 500  # raise: redeliver
+        assert _post_structured(client, event).status_code == 429  # a planned redelivery
         status, attempts, due_later, error = conn.execute(
             "select status, attempts, due_at > now(), error_message from analysis_jobs"
         ).fetchone()
         assert (status, attempts, due_later) == ("queued", 1, True)
         assert "503" in error
-        assert _post_structured(client, event).status_code == 500  # early: not due yet
+        assert _post_structured(client, event).status_code == 429  # early: not due yet
         assert conn.execute("select attempts from analysis_jobs").fetchone() == (1,)
         conn.execute("update analysis_jobs set due_at = now()")
         assert _post_structured(client, event).status_code == 200  # last attempt: failed
@@ -149,6 +149,21 @@ def test_transient_failure_retries_with_backoff_then_fails(conn, db_url, tmp_pat
             "failed",
             2,
         )
+
+
+def test_a_planned_redelivery_is_one_warning_without_a_traceback(conn, db_url, tmp_path, caplog):
+    """A transient failure with attempts left, then a doorbell before the job is due: each is
+    answered 429 (Pub/Sub retries it) with one WARNING line, and nothing at ERROR."""
+    with pipeline(db_url, tmp_path, CUECAST_MAX_ATTEMPTS=3) as p:
+        p.app.analyzer = FlakyAnalyzer(failures=10)
+        event = _event({"analysis_job_id": _video_job(conn, p)})
+        for expected in ("transient failure; will retry", "not due yet; redelivery asked"):
+            caplog.clear()
+            with caplog.at_level("INFO"):
+                assert _post_structured(p.clients["start_analysis"], event).status_code == 429
+            loud = [r for r in caplog.records if r.levelname != "INFO"]
+            assert [(r.levelname, r.getMessage()) for r in loud] == [("WARNING", expected)]
+            assert not any(r.exc_info for r in caplog.records)
 
 
 def test_permanent_failure_fails_at_once(conn, db_url, tmp_path):

@@ -2,7 +2,7 @@
 lost, and the reconcile entry point finds lost doorbells, expired leases and exhausted jobs.
 
 Every delivery is a real Pub/Sub CloudEvent posted to the function through functions-framework
-(HTTP 200 acknowledges, 500 asks Pub/Sub to redeliver); the providers are small fakes of the
+(HTTP 200 acknowledges, 429 asks Pub/Sub to redeliver); the providers are small fakes of the
 ports; faults inside a transaction are injected by the database itself.
 """
 
@@ -135,7 +135,7 @@ def test_ssml_retry_after_a_failed_save_keeps_exactly_the_retry_segments(conn, d
     inject_failure_on_audio_enqueue(conn)
     with pipeline(db_url, tmp_path) as p:
         p.app.ssml_writer = writer = ScriptedWriter(3, 2)
-        assert deliver(p, Stage.SSML, fid) == 500  # transient: redeliver
+        assert deliver(p, Stage.SSML, fid) == 429  # transient: a planned redelivery
         status, attempts, error, _ = job(conn, "ssml_jobs", fid)
         assert (status, attempts) == ("queued", 1)
         assert "injected serialization failure" in error
@@ -165,7 +165,7 @@ def test_audio_retry_after_a_partial_upload_leaves_one_object_per_segment(conn, 
         p.app.synthesizer = synth = FlakySynthesizer(fail_index=1)
         assert deliver(p, Stage.SSML, fid) == 200
 
-        assert deliver(p, Stage.AUDIO, fid) == 500  # segment 0 uploaded, segment 1 failed
+        assert deliver(p, Stage.AUDIO, fid) == 429  # segment 0 uploaded, segment 1 failed
         assert job(conn, "audio_jobs", fid)[:2] == ("queued", 1)
         assert statuses(conn, fid) == ("completed", "queued")
         assert audio_rows(conn, fid) == []
