@@ -19,8 +19,10 @@ from functions.reconcile import reconcile
 from functions.ssml import ssml
 from functions.start_analysis import start_analysis
 from functions.webhook import webhook
+from shared import bootstrap
 
 if flask.has_app_context():
     _delivery.install(flask.current_app)
+    bootstrap.start(flask.current_app.name)  # a missing setting fails the start, in one line
 
 __all__ = ["audio", "reconcile", "ssml", "start_analysis", "webhook"]

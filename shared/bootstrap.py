@@ -7,6 +7,7 @@ checks that the settings the function needs are present, naming any that are mis
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -27,7 +28,7 @@ from shared.services.analysis import AnalysisStage
 from shared.services.audio import AudioStage
 from shared.services.runner import Outcome, StageWork
 from shared.services.ssml import SsmlStage
-from shared.settings import Settings
+from shared.settings import Settings, load
 from shared.stages import FUNCTIONS, STAGES
 
 
@@ -63,7 +64,7 @@ class App:
         synthesizer: SpeechSynthesizer | None = None,
         publisher: Publisher | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load()
         given = {
             "pool": pool,
             "storage": storage,
@@ -76,9 +77,18 @@ class App:
         for name in self._given:
             setattr(self, name, given[name])  # overrides the cached_property of the same name
 
-    def check(self, function: str) -> None:
-        """Fail at start, naming the settings `function` needs and lacks."""
-        self.settings.require(*self.settings.required_for(FUNCTIONS[function]), who=function)
+    def check(self, *functions: str) -> None:
+        """Fail at start (every function when none is named), naming the first setting or
+        credential a function needs and lacks: its settings are required, then the
+        providers it uses are built, which is where a missing credential shows."""
+        for function in functions or tuple(FUNCTIONS):
+            spec = FUNCTIONS[function]
+            self.settings.require(*self.settings.required_for(spec), who=function)
+            for provider in sorted(spec.needs - {"webhook_secret"}):
+                try:
+                    getattr(self, provider)
+                except ConfigurationError as exc:
+                    raise ConfigurationError(f"{function} cannot start: {exc}") from None
 
     @cached_property
     def policy(self) -> QueuePolicy:
@@ -216,6 +226,7 @@ class App:
                 close()
 
 
+log = logging.getLogger("cuecast.functions")
 _lock = threading.Lock()
 _app: App | None = None
 _checked: set[str] = set()
@@ -232,6 +243,18 @@ def get_app(function: str) -> App:
             _app.check(function)
             _checked.add(function)
         return _app
+
+
+def start(function: str) -> None:
+    """At the function's start (main.py, as functions-framework loads it): build the App and
+    check `function`'s settings and credentials, or log the one line that says what is
+    missing and exit, so the revision fails to start instead of failing every delivery."""
+    try:
+        get_app(function)
+    except ConfigurationError as exc:
+        logs.configure()
+        log.error("%s", exc, extra={"function": function})
+        raise SystemExit(1) from None
 
 
 def install(app: App | None) -> App | None:

@@ -172,11 +172,28 @@ def _notice(diag: psycopg.errors.Diagnostic) -> str:
 
 
 def pending(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations not applied yet (all of them on a database cuecast never touched);
+    reads only, so a command can ask before it opens the database."""
     migrations = discover(directory)
     with _connect(conninfo) as conn:
-        conn.execute(_SETUP)
+        with conn.cursor(row_factory=scalar_row) as cursor:
+            history = "supabase_migrations.schema_migrations"
+            known = cursor.execute("select to_regclass(%s) is not null", (history,)).fetchone()
+        if not known:
+            return migrations
+        conn.execute(_SETUP)  # older history tables lack the name and statements columns
         applied = _applied(conn)
     return [m for m in migrations if m.version not in applied]
+
+
+def require_migrated(conninfo: str, where: str) -> None:
+    """A MigrationError, in one line saying what to run, unless every migration is applied."""
+    missing = pending(conninfo)
+    if missing:
+        raise MigrationError(
+            f"{where} is not migrated ({len(missing)} migration(s) pending, from"
+            f" {missing[0].path.name}): run cuecast migrate"
+        )
 
 
 @dataclass(frozen=True)

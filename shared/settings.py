@@ -8,9 +8,10 @@ reported (`require`) are here too.
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain import Stage, Voice
@@ -32,7 +33,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=0, alias="CUECAST_STATEMENT_TIMEOUT_MS")
 
     storage: Literal["local", "supabase"] = Field(default="local", alias="CUECAST_STORAGE")
-    storage_dir: str = Field(default=".cuecast/storage", alias="CUECAST_STORAGE_DIR")
+    # Unset: <CUECAST_HOME>/storage, so CUECAST_HOME moves everything local under it.
+    storage_dir_setting: str | None = Field(default=None, alias="CUECAST_STORAGE_DIR")
     supabase_url: str | None = Field(default=None, alias="SUPABASE_URL")
     supabase_service_role_key: SecretStr | None = Field(
         default=None, alias="SUPABASE_SERVICE_ROLE_KEY"
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
         (an empty WEBHOOK_SECRET would otherwise match a request that sends none)."""
         return value if value is not None and value.get_secret_value().strip() else None
 
+    @property
+    def storage_dir(self) -> str:
+        """Where local storage keeps its buckets."""
+        return self.storage_dir_setting or str(Path(self.local_home) / "storage")
+
     def voice(self) -> Voice:
         return Voice(name=self.voice_name, language=self.voice_language, style=self.voice_style)
 
@@ -108,3 +115,25 @@ class Settings(BaseSettings):
         if missing:
             prefix = f"{who} cannot start: missing settings" if who else "missing settings:"
             raise ConfigurationError(f"{prefix} {', '.join(missing)}")
+
+
+def load(**values: object) -> Settings:
+    """The settings from the environment (and `values`), or a ConfigurationError that says in
+    one line which variable is wrong and what it may be."""
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError("; ".join(_explain(e) for e in exc.errors())) from None
+
+
+def _explain(error: Any) -> str:
+    name = str(error["loc"][0]) if error.get("loc") else "settings"
+    field = Settings.model_fields.get(name)
+    if field is None:  # pydantic names the alias when the value came from the environment
+        field = next((f for f in Settings.model_fields.values() if f.alias == name), None)
+    variable = (field.alias if field and field.alias else name).upper()
+    given = error.get("input")
+    choices = get_args(field.annotation) if field is not None else ()
+    if choices and all(isinstance(c, str) for c in choices):
+        return f"{variable}={given!r} is not one of: {', '.join(choices)}"
+    return f"{variable}={given!r}: {error.get('msg', 'invalid')}"

@@ -56,7 +56,7 @@ def _demo(d: argparse.ArgumentParser) -> None:
     d.add_argument("--workers", type=int, default=4, help="local delivery threads")
     d.add_argument("--timeout", type=float, default=300, help="seconds before giving up")
     d.add_argument("--transport", choices=("inprocess", "http"), default="inprocess")
-    d.add_argument("--fresh", action="store_true", help="recreate the local `cuecast` database")
+    d.add_argument("--fresh", action="store_true", help="recreate this checkout's local database")
 
 
 def _status(s: argparse.ArgumentParser) -> None:

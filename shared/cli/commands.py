@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -27,12 +28,12 @@ from shared.cli import render
 from shared.cli.local import deliver_locally, process_started, wait_settled
 from shared.domain import JobStatus, Stage
 from shared.errors import CuecastError
-from shared.local.database import DatabaseChoice, choose_database
+from shared.local.database import DatabaseChoice, checkout_database, choose_database, describe
 from shared.local.demo import audio_files, results_table, run_demo
-from shared.local.runtime import LocalRuntime, adapter_choices
+from shared.local.runtime import LocalRuntime, adapter_choices, local_secret_path, with_local_secret
 from shared.replay import ReplaySelection, replay
 from shared.services.reconciler import reconcile
-from shared.settings import Settings
+from shared.settings import Settings, load
 from shared.stages import FUNCTIONS
 from shared.status import to_json
 
@@ -41,17 +42,19 @@ PORT_ORDER = tuple(FUNCTIONS)  # `cuecast worker --port P`: P, P+1, … in this 
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    if getattr(args, "database_url", None):
-        settings = settings.model_copy(update={"database_url": args.database_url})
-    return settings
+    given = {"DATABASE_URL": args.database_url} if getattr(args, "database_url", None) else {}
+    settings = load(**given)
+    # Local runs: the webhook, the Vault stand-in and a curl share this checkout's secret.
+    return with_local_secret(settings) if settings.publisher == "local" else settings
 
 
 def _database(settings: Settings, console: Console, *, fresh: bool = False) -> DatabaseChoice:
+    home = Path(settings.local_home)
     choice = choose_database(
         settings.database_url,
         local_url=settings.local_database_url,
-        data_dir=Path(settings.local_home).resolve() / "pgdata",
+        data_dir=home.resolve() / "pgdata",
+        dbname=checkout_database(home),
         fresh=fresh,
     )
     console.print(f"  database    {choice.source}")
@@ -67,6 +70,8 @@ def _opened_app(settings: Settings, console: Console, *, migrate: bool = False) 
         if migrate:
             migrations.install_local_supabase(choice.url)
             migrations.migrate(choice.url)
+        else:
+            migrations.require_migrated(choice.url, describe(choice.url))
         app = App(settings.model_copy(update={"database_url": choice.url}))
         try:
             yield app
@@ -248,6 +253,10 @@ def cmd_worker(args: argparse.Namespace, console: Console) -> int:
     ):
         for name, endpoint in runtime.endpoints.items():
             console.print(f"  {name:<15} {endpoint.url}")
+        if "WEBHOOK_SECRET" not in os.environ:
+            path = local_secret_path(app.settings)
+            console.print(f"  WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}")
+            console.print(f"  (for curl: export WEBHOOK_SECRET=$(cat {path}))", soft_wrap=True)
         console.print("serving; Ctrl-C stops (see README: run the functions locally)")
         while not stop.wait(args.reconcile_every):
             reconcile(app.database, app.publisher, app.topics(), app.policy)

@@ -97,13 +97,17 @@ class Database:
 
     # The local runtime's (the demo acting as the app; the webhook step).
 
-    def demo_upload(self, upload: local.Upload, secrets: dict[str, str], email: str) -> int | None:
-        """The user, the webhook's Vault secrets, the video written and completed as that
-        user; the analysis job the upload trigger made (None if it made none)."""
+    def set_local_secrets(self, secrets: dict[str, str]) -> None:
+        """The Vault stand-in's secrets (the webhook trigger's URL and shared secret)."""
+        with self.pool.connection() as conn, conn.transaction():
+            for name, value in secrets.items():
+                local.set_secret(conn, name, value)
+
+    def demo_upload(self, upload: local.Upload, email: str) -> int | None:
+        """The user, the video written and completed as that user; the analysis job the
+        upload trigger made (None if it made none)."""
         with self.pool.connection() as conn:
             with conn.transaction():
-                for name, value in secrets.items():
-                    local.set_secret(conn, name, value)
                 local.create_user(conn, upload.user_id, email)
             video_id = local.upload_as_user(conn, upload)
             return local.job_for_video(conn, video_id)

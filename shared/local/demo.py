@@ -9,14 +9,12 @@ every doorbell after that). Progress is read from the job tables, as the app wou
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,13 +23,12 @@ from shared import migrate
 from shared.bootstrap import App
 from shared.db.local import Upload
 from shared.domain import JobStatus
-from shared.local.runtime import LocalRuntime
+from shared.local.runtime import LocalRuntime, with_local_secret
 from shared.ports import PROCESSED_BUCKET, RAW_BUCKET
 from shared.sample_video import whole_seconds, write_sample_video
 from shared.settings import Settings
 from shared.status import JobProgress, JobStory
 
-LOCAL_WEBHOOK_URL = "http://127.0.0.1/webhook"  # in-process: the webhook step routes by name
 FORMATS = {".mp4": ("mp4", "video/mp4"), ".mov": ("mov", "video/quicktime")}
 
 
@@ -55,21 +52,15 @@ def prepare_video(video: Path | None, home: Path) -> Path:
     return sample
 
 
-def start_upload(app: App, video: Path, webhook_url: str) -> int:
+def start_upload(app: App, video: Path) -> int:
     """Act as the app: a user, the upload, the video row, the completed flag. Returns the
     analysis job the trigger created."""
     fmt, content_type = FORMATS.get(video.suffix.lower(), ("mp4", "video/mp4"))
     user = uuid.uuid4()
     path = f"{user}/{video.name}"
-    secret = app.settings.webhook_secret
-    assert secret is not None
     app.storage.upload(RAW_BUCKET, path, video.read_bytes(), content_type)
     upload = Upload(user, video.name, path, fmt, video.stat().st_size, whole_seconds(video))
-    job_id = app.database.demo_upload(
-        upload,
-        {"cuecast_webhook_url": webhook_url, "cuecast_webhook_secret": secret.get_secret_value()},
-        email=f"{user.hex[:8]}@demo.test",
-    )
+    job_id = app.database.demo_upload(upload, email=f"{user.hex[:8]}@demo.test")
     if job_id is None:
         raise RuntimeError("the upload trigger created no analysis job")
     return job_id
@@ -180,14 +171,6 @@ def audio_files(story: JobStory, storage_dir: Path | None) -> list[str]:
     ]
 
 
-def with_webhook_secret(settings: Settings) -> Settings:
-    """The local run's settings: a webhook secret made up for this run if none is set."""
-    if settings.webhook_secret is not None:
-        return settings
-    secret = SecretStr(secrets.token_urlsafe(32))
-    return settings.model_copy(update={"webhook_secret": secret})
-
-
 def run_demo(
     settings: Settings,
     *,
@@ -201,16 +184,16 @@ def run_demo(
     **app_kwargs: Any,
 ) -> DemoRun:
     assert settings.database_url
-    migrate.install_local_supabase(settings.database_url)
-    applied = migrate.migrate(settings.database_url)
-    console.print(f"  migrations  {len(applied) or 'none'} applied")
-    clip = prepare_video(video, home)
-    console.print(f"  video       {clip} ({clip.stat().st_size:,} bytes)")
-    app = App(with_webhook_secret(settings), **app_kwargs)
+    app = App(with_local_secret(settings), **app_kwargs)
     try:
-        with LocalRuntime(app, workers=workers, transport=transport) as runtime:
-            url = runtime.endpoints["webhook"].url or LOCAL_WEBHOOK_URL
-            run = DemoRun(start_upload(app, clip, url))
+        app.check()  # a missing setting or credential refuses the demo here, in one line
+        migrate.install_local_supabase(settings.database_url)
+        applied = migrate.migrate(settings.database_url)
+        console.print(f"  migrations  {len(applied) or 'none'} applied")
+        clip = prepare_video(video, home)
+        console.print(f"  video       {clip} ({clip.stat().st_size:,} bytes)")
+        with LocalRuntime(app, workers=workers, transport=transport):
+            run = DemoRun(start_upload(app, clip))
             run.stage_done_s["setup and upload"] = round(time.monotonic() - started, 2)
             console.print(f"  job         {run.job_id} (upload completed as the user)\n")
             watch(app, run, started, timeout_s, console)

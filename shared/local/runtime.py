@@ -15,12 +15,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import functions_framework
 import httpx
+from pydantic import SecretStr
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from shared import bootstrap
@@ -31,6 +35,8 @@ from shared.stages import FUNCTIONS
 
 log = logging.getLogger("cuecast.local")
 
+LOCAL_WEBHOOK_URL = "http://127.0.0.1/webhook"  # in-process: the webhook step routes by name
+SECRET_FILE = "webhook-secret"  # noqa: S105 - a file name; under CUECAST_HOME: this checkout's secret when none is set
 PUSH_DEADLINE_S = 600.0  # Pub/Sub's longest push acknowledgement deadline
 Post = Callable[[dict[str, str], bytes], int]  # (headers, body) → HTTP status
 Push = Callable[[dict[str, str], bytes], bool]  # (headers, body) → acknowledged
@@ -98,12 +104,14 @@ class LocalRuntime:
         self.stop()
 
     def start(self) -> None:
+        self.app.check()  # every function's settings and credentials, before anything runs
         self._previous = bootstrap.install(self.app)
         source = main_source()
         for name in FUNCTIONS:
             self.endpoints[name] = (
                 self._serve(name, source) if self.transport == "http" else _inprocess(name, source)
             )
+        self._point_webhook_trigger()
         for name, spec in FUNCTIONS.items():
             if spec.trigger is not None:  # a Pub/Sub-triggered function: its topic pushes to it
                 self.bus.subscribe(self.app.settings.topic(spec.trigger), self._pusher(name))
@@ -119,6 +127,18 @@ class LocalRuntime:
             thread.join(timeout=30)
         self._http.close()
         bootstrap.install(self._previous)
+
+    def _point_webhook_trigger(self) -> None:
+        """The Vault stand-in gets this runtime's webhook URL and secret, so the upload
+        trigger always rings a webhook that accepts it."""
+        secret = self.app.settings.webhook_secret
+        assert secret is not None  # app.check() required it
+        self.app.database.set_local_secrets(
+            {
+                "cuecast_webhook_url": self.endpoints["webhook"].url or LOCAL_WEBHOOK_URL,
+                "cuecast_webhook_secret": secret.get_secret_value(),
+            }
+        )
 
     def call(self, name: str, headers: dict[str, str], body: bytes) -> int:
         return self.endpoints[name].post(headers, body)
@@ -166,6 +186,26 @@ class LocalRuntime:
                 self.ring_webhooks()
             except Exception:
                 log.exception("webhook step failed; retrying")
+
+
+def local_secret_path(settings: Settings) -> Path:
+    return Path(settings.local_home) / SECRET_FILE
+
+
+def with_local_secret(settings: Settings) -> Settings:
+    """A local run's settings: WEBHOOK_SECRET if set, else this checkout's own secret, made
+    once and kept owner-only under CUECAST_HOME, so every local command (and a curl that
+    reads the file) agrees with the webhook."""
+    if settings.webhook_secret is not None:
+        return settings
+    path = local_secret_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(32))
+    secret = SecretStr(path.read_text(encoding="utf-8").strip())
+    return settings.model_copy(update={"webhook_secret": secret})
 
 
 def adapter_choices(settings: Settings) -> list[tuple[str, str]]:
