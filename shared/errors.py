@@ -62,7 +62,7 @@ class ObjectNotFound(PermanentError):
 
 
 class UndecodableVideo(PermanentError):
-    """The file has no audio or video the offline analyzer can decode."""
+    """The video is empty, or has no audio or video that can be decoded."""
 
 
 class BlankMessage(PermanentError):

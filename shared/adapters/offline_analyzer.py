@@ -365,7 +365,7 @@ class OfflineAnalyzer:
                 audio, motion = _decode(container)
                 duration = _duration(container, audio, motion)
         except av.error.FFmpegError as exc:
-            raise UndecodableVideo(f"the file cannot be decoded: {exc}") from exc
+            raise UndecodableVideo(f"the file cannot be decoded ({exc.strerror})") from exc
         if not audio.levels_dbfs and not motion.times:
             raise UndecodableVideo("no audio or video could be decoded")
         signal = Signal(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain import Analysis, FeedbackItem, Stage, Voice
-from shared.errors import PermanentError
+from shared.errors import PermanentError, UndecodableVideo
 from shared.paths import feedback_prefix, require_owner
 from shared.ports import PROCESSED_BUCKET, RAW_BUCKET, Analyzer, Publisher, Storage
 from shared.queue import AnalysisContext, AnalysisWrites, Claim, Claimed, Saved
@@ -76,9 +76,14 @@ class AnalysisStage:
         with self.storage.open_read(RAW_BUCKET, path) as video:
             size = video.seek(0, 2)
             video.seek(0)
-            analysis = self.analyzer.analyze(
-                video, size=size, content_type=content_type, voice=job.voice
-            )
+            if size == 0:  # before any provider is paid, or PyAV says EINVAL
+                raise UndecodableVideo(f"{RAW_BUCKET}/{path}: the file is empty")
+            try:
+                analysis = self.analyzer.analyze(
+                    video, size=size, content_type=content_type, voice=job.voice
+                )
+            except UndecodableVideo as exc:
+                raise UndecodableVideo(f"{RAW_BUCKET}/{path}: {exc}") from exc
         return analysis, valid_items(analysis)
 
     def writes(self, claim: Claim, job: VideoJob, result: Result) -> AnalysisWrites:

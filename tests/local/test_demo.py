@@ -9,11 +9,13 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
 import numpy as np
 import psycopg
+import pytest
 
 from shared.migrate import MIGRATIONS_DIR
 
@@ -93,12 +95,24 @@ def test_demo_falls_back_to_the_embedded_server(tmp_path):
     assert "demo completed" in done.stdout
 
 
-def test_demo_fails_naming_the_stage_when_the_video_is_not_a_video(empty_db, tmp_path):
-    bogus = tmp_path / "noise.mp4"
-    bogus.write_bytes(os.urandom(50_000))
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (os.urandom(50_000), "the file cannot be decoded (Invalid data found"),
+        (b"", "the file is empty"),
+    ],
+)
+def test_demo_fails_at_once_naming_the_file_when_the_video_is_not_a_video(
+    empty_db, tmp_path, content, reason
+):
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(content)
+    started = time.monotonic()
     done = _run(["demo", str(bogus), "--timeout", "60"], tmp_path, DATABASE_URL=empty_db)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "demo failed: start-analysis failed:" in done.stdout
+    assert "demo failed: start-analysis failed: UndecodableVideo: raw/" in done.stdout
+    assert f"/bogus.mp4: {reason}" in done.stdout
+    assert time.monotonic() - started < 30  # permanent at once, not after redeliveries
 
 
 def test_demo_times_out_naming_the_stage(empty_db, tmp_path):

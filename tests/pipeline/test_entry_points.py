@@ -121,11 +121,11 @@ class FlakyAnalyzer:
         return Analysis(duration_seconds=3.0, items=(item,), provider="fake")
 
 
-def _video_job(conn, p):
+def _video_job(conn, p, content: bytes = b"not really a video"):
     user = create_user(conn)
     video = insert_video(conn, user, upload_status="completed")
     path = conn.execute("select storage_path from video_recordings where id = %s", (video,))
-    p.storage.upload("raw", path.fetchone()[0], b"not really a video", "video/mp4")
+    p.storage.upload("raw", path.fetchone()[0], content, "video/mp4")
     return conn.execute("select id from analysis_jobs").fetchone()[0]
 
 
@@ -178,6 +178,33 @@ def test_permanent_failure_fails_at_once(conn, db_url, tmp_path):
         ).fetchone()
     assert (status, attempts) == ("failed", 1)
     assert error
+
+
+@pytest.mark.parametrize(
+    ("content", "offline", "reason"),
+    [
+        (b"", False, "the file is empty"),  # checked before any provider is called
+        (b"", True, "the file is empty"),
+        (b"not really a video", True, "the file cannot be decoded (Invalid data found"),
+    ],
+)
+def test_a_video_that_cannot_be_analysed_fails_at_once_naming_the_file(
+    conn, db_url, tmp_path, content, offline, reason
+):
+    with pipeline(db_url, tmp_path) as p:
+        counting = FlakyAnalyzer(failures=0)
+        if not offline:
+            p.app.analyzer = counting
+        job_id = _video_job(conn, p, content)
+        path = conn.execute("select storage_path from video_recordings").fetchone()[0]
+        event = _event({"analysis_job_id": job_id})
+        assert _post_structured(p.clients["start_analysis"], event).status_code == 200
+        status, attempts, error = conn.execute(
+            "select status, attempts, error_message from analysis_jobs"
+        ).fetchone()
+    assert (status, attempts) == ("failed", 1)
+    assert error.startswith(f"UndecodableVideo: raw/{path}: {reason}")
+    assert counting.calls == 0
 
 
 def test_two_workers_one_job_exactly_one_runs(conn, db_url, tmp_path):
