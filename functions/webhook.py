@@ -1,10 +1,11 @@
-"""webhook: the Supabase database webhook, and manual starts, → the start-analysis topic.
+"""webhook: the Supabase database webhook, and manual starts, → the start-analysis topic;
+an edited message's re-queued SSML job → the ssml topic.
 
 POST only (405), the shared secret in `X-Webhook-Secret` (401; a blank configured secret
 matches nothing), at most 256 KB whether the length is declared or the body is chunked (413),
-declared as JSON (415), a JSON object body (400): Supabase's payload for `analysis_jobs`,
-`{"videoRecordingId": N}` or `{"videoPath": "…"}`. An unknown recording or job is a 404;
-otherwise 202 with the job id, after publishing.
+declared as JSON (415), a JSON object body (400): Supabase's payload for `analysis_jobs` or
+`ssml_jobs`, `{"videoRecordingId": N}` or `{"videoPath": "…"}`. An unknown recording or job
+is a 404; otherwise 202 with the job id (or the item's id), after publishing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from shared.bootstrap import get_app
 from shared.domain import Stage
 from shared.errors import InvalidMessage, NotFound
 from shared.messages import parse_id
-from shared.services.webhook import start_analysis
+from shared.services.webhook import ring_ssml, start_analysis
 
 log = logging.getLogger("cuecast.webhook")
 
@@ -50,7 +51,11 @@ def parse_start(body: object) -> dict[str, Any]:
         return {"video_path": path}
     if body.get("table") == "analysis_jobs" and isinstance(body.get("record"), dict):
         return {"analysis_job_id": parse_id(body["record"].get("id"), "record.id")}
-    raise InvalidMessage("expected a Supabase analysis_jobs payload, videoRecordingId or videoPath")
+    if body.get("table") == "ssml_jobs" and isinstance(body.get("record"), dict):
+        return {"feedback_id": parse_id(body["record"].get("feedback_id"), "record.feedback_id")}
+    raise InvalidMessage(
+        "expected a Supabase analysis_jobs or ssml_jobs payload, videoRecordingId or videoPath"
+    )
 
 
 def _json(data: bytes) -> object:
@@ -102,6 +107,10 @@ def _handle(request: flask.Request) -> flask.Response:
     except InvalidMessage as exc:
         log.warning("malformed webhook body", extra={"reason": str(exc)})
         return _reply(400, error=str(exc))
+    if "feedback_id" in start:  # an edit re-queued this item's SSML: ring it now
+        ring_ssml(app.publisher_for("webhook"), app.settings.topic(Stage.SSML), **start)
+        log.info("ssml published", extra={"feedback_id": start["feedback_id"]})
+        return _reply(202, feedback_id=start["feedback_id"], published=True)
     try:
         job_id = start_analysis(
             app.database,

@@ -100,7 +100,9 @@ def _worker(spec: StageSpec) -> FunctionSpec:
 FUNCTIONS: dict[str, FunctionSpec] = {
     spec.entry_point: spec
     for spec in (
-        FunctionSpec("webhook", None, (Stage.ANALYSIS,), frozenset({"webhook_secret"})),
+        # The webhook rings start-analysis for uploads, and ssml for edits (pg_net, in the
+        # trigger that re-queues the item: migration 20251203000001).
+        FunctionSpec("webhook", None, (Stage.ANALYSIS, Stage.SSML), frozenset({"webhook_secret"})),
         *(_worker(s) for s in STAGES.values()),
         FunctionSpec("reconcile", None, tuple(STAGES), frozenset({"storage"})),
     )

@@ -15,7 +15,7 @@
 locals {
   functions = {
     webhook = {
-      description = "Supabase database webhook and manual starts: resolves the analysis job and publishes it to start-analysis."
+      description = "Supabase database webhook and manual starts: resolves the analysis job and publishes it to start-analysis; publishes an edited item to ssml."
       # The only public function: Supabase's pg_net calls it from outside Google Cloud. The
       # WEBHOOK_SECRET header check in the code is what protects it.
       ingress = "ALLOW_ALL"

@@ -53,9 +53,10 @@ resource "google_service_account" "build" {
 # follow Settings.required_for under the production selection; tests/contract
 # fails when either side changes alone.
 
-# webhook publishes start-analysis; reads DATABASE_URL and WEBHOOK_SECRET.
+# webhook publishes start-analysis (uploads) and ssml (edits); reads DATABASE_URL and
+# WEBHOOK_SECRET.
 resource "google_pubsub_topic_iam_member" "webhook" {
-  for_each = toset(["start-analysis"])
+  for_each = toset(["start-analysis", "ssml"])
 
   topic  = google_pubsub_topic.stage[each.value].name
   role   = "roles/pubsub.publisher"

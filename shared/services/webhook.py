@@ -1,6 +1,7 @@
-"""The webhook's start: resolve a start request (Supabase's database-webhook payload for
+"""The webhook's work: resolve a start request (Supabase's database-webhook payload for
 `analysis_jobs`, or a manual start by recording id or storage path) to its analysis job,
-created or re-queued idempotently, and ring its doorbell."""
+created or re-queued idempotently, and ring its doorbell; ring the ssml doorbell of an item
+whose edit re-queued it (the `ssml_jobs` payload of migration 20251203000001)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,10 @@ def start_analysis(
     )
     publisher.publish(topic, [messages.encode(Stage.ANALYSIS, job_id)], logs.trace_attributes())
     return job_id
+
+
+def ring_ssml(publisher: Publisher, topic: str, *, feedback_id: int) -> None:
+    """Publish the item's ssml doorbell. The stage decides what it is worth: a job that is
+    not queued (or not due) is acknowledged there, so a stale or repeated call costs one
+    message."""
+    publisher.publish(topic, [messages.encode(Stage.SSML, feedback_id)], logs.trace_attributes())

@@ -61,6 +61,10 @@ ARGUMENTS = {  # argument name → the world id passed for it (or a constant)
     "p_urls": ["u/1/1/1/0.wav"],
     "p_durations": [1],
     "p_voice": '{"name": "en-US-Neural2-D", "language": "en-US", "style": "coach"}',
+    "p_op": "UPDATE",
+    "p_table": "ssml_jobs",
+    "p_record": '{"feedback_id": 1}',
+    "p_old_record": "{}",
 }
 ACTORS = {
     "A": "authenticated",

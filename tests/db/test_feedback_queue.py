@@ -8,6 +8,7 @@ from shared import queue
 from shared.db import jobs
 from shared.domain import Stage
 from tests.db.helpers import add_feedback, analysis_job, job, statuses
+from tests.supa import set_webhook_secrets
 
 POLICY = queue.QueuePolicy()
 
@@ -145,3 +146,69 @@ def test_analysis_progress_follows_status(conn):
         (job_id,),
     ).fetchone()
     assert row == ("completed", 100, True)
+
+
+def _webhook_calls(conn) -> list[dict]:
+    rows = conn.execute("select body from net.http_request_queue order by id").fetchall()
+    return [body for (body,) in rows]
+
+
+def _finish_ssml(conn, fid) -> None:
+    """The ssml stage's claim and real finish (which enqueues the item's audio)."""
+    with conn.transaction():
+        claim = jobs.claim_job(conn, Stage.SSML, fid, POLICY)
+        assert claim is not None
+        conn.execute(
+            "select cuecast.finish_ssml(%s, %s, %s, 'builder', '1', %s, %s)",
+            (claim.job_id, claim.generation, claim.attempts, [0], ["<speak>New.</speak>"]),
+        )
+
+
+def test_an_edit_rings_its_ssml_doorbell_in_the_same_transaction(conn):
+    set_webhook_secrets(conn, "https://functions.example.test/webhook", "s3cret-for-the-test")
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
+    assert _webhook_calls(conn)[-1]["table"] == "analysis_jobs"  # the upload's, not the item's
+    before = len(_webhook_calls(conn))
+    _finish_both(conn, fid)
+    with pytest.raises(RuntimeError), conn.transaction():  # an edit rolled back rings nothing
+        conn.execute("update analysis_feedback set message = 'Undone.' where id = %s", (fid,))
+        raise RuntimeError
+    assert len(_webhook_calls(conn)) == before
+
+    conn.execute("update analysis_feedback set message = 'Elbows in.' where id = %s", (fid,))
+    [call] = _webhook_calls(conn)[before:]
+    assert (call["type"], call["schema"], call["table"]) == ("UPDATE", "public", "ssml_jobs")
+    assert call["record"]["feedback_id"] == fid
+    assert (call["record"]["status"], call["record"]["generation"]) == ("queued", 2)
+
+    conn.execute("update analysis_feedback set message = ' ' where id = %s", (fid,))
+    assert len(_webhook_calls(conn)) == before + 1  # withdrawn: nothing to ring
+    conn.execute("update analysis_feedback set message = 'Back.' where id = %s", (fid,))
+    assert _webhook_calls(conn)[-1]["record"]["feedback_id"] == fid
+
+
+def test_without_the_webhook_secrets_an_edit_still_requeues(conn):
+    set_webhook_secrets(conn, None, None)
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
+    _finish_both(conn, fid)
+    conn.execute("update analysis_feedback set message = 'Elbows in.' where id = %s", (fid,))
+    assert job(conn, "ssml_jobs", fid) == ("queued", 0, None, 2)
+    assert _webhook_calls(conn) == []  # the reconciler will ring it
+
+
+def test_one_audio_generation_per_edit(conn):
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
+    _finish_both(conn, fid)
+    assert job(conn, "audio_jobs", fid)[3] == 1
+    for edit, text in enumerate(("Elbows in.", "Elbows in, please.", "Tuck the elbows."), 2):
+        conn.execute("update analysis_feedback set message = %s where id = %s", (text, fid))
+        _finish_ssml(conn, fid)
+        assert job(conn, "audio_jobs", fid) == ("queued", 0, None, edit)
+        assert job(conn, "ssml_jobs", fid)[3] == edit
+        with conn.transaction():
+            claim = jobs.claim_job(conn, Stage.AUDIO, fid, POLICY)
+            assert claim is not None and claim.generation == edit
+            assert jobs.finish_job(conn, claim)

@@ -261,6 +261,19 @@ def test_webhook_good_secret_publishes_once_per_call(conn, hook):
     assert conn.execute("select count(*) from analysis_jobs").fetchone() == (1,)
 
 
+def test_webhook_rings_an_edited_items_ssml(conn, hook):
+    payload = {"type": "UPDATE", "table": "ssml_jobs", "schema": "public",
+               "record": {"id": 3, "feedback_id": 41, "status": "queued", "generation": 2},
+               "old_record": None}  # fmt: skip
+    response = _hook(hook, payload)
+    assert response.status_code == 202
+    assert response.get_json() == {"feedback_id": 41, "published": True}
+    assert hook.bus.published == [("cuecast-ssml", {"feedback_id": 41})]
+    bad = {**payload, "record": {"feedback_id": "41; drop table ssml_jobs"}}
+    assert _hook(hook, bad).status_code == 400
+    assert len(hook.bus.published) == 1
+
+
 def test_webhook_manual_start_creates_the_job(conn, hook):
     user = create_user(conn)
     video = insert_video(conn, user)  # upload not completed: no job yet
