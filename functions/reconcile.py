@@ -15,7 +15,11 @@ def reconcile(request: flask.Request) -> flask.Response:
     app = get_app("reconcile")
     with logs.bind(function="reconcile"):
         report = reconcile_every_stage(
-            app.database, app.publisher_for("reconcile"), app.topics(), app.policy
+            app.database,
+            app.publisher_for("reconcile"),
+            app.topics(),
+            app.policy,
+            storage=app.storage,
         )
     return flask.jsonify(
         republished={str(s): ids for s, ids in report.republish.items()},

@@ -99,6 +99,12 @@ def feedback_prefix(user_id: str, analysis_job_id: int, feedback_id: int) -> str
     return validate_object_path(f"{user}/{job}/{item}")
 
 
+def generation_folder(user_id: str, analysis_job_id: int, feedback_id: int, generation: int) -> str:
+    """The folder of one generation of an item's audio: what a failed run of it removes."""
+    prefix = feedback_prefix(user_id, analysis_job_id, feedback_id)
+    return validate_object_path(f"{prefix}/{_positive_int('generation', generation)}")
+
+
 def audio_object_path(
     user_id: str,
     analysis_job_id: int,

@@ -228,7 +228,9 @@ def cmd_backfill(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_reconcile(args: argparse.Namespace, console: Console) -> int:
     with _opened_app(_settings(args), console) as app:
-        report = reconcile(app.database, app.publisher, app.topics(), app.policy)
+        report = reconcile(
+            app.database, app.publisher, app.topics(), app.policy, storage=app.storage
+        )
         for stage in Stage:
             console.print(
                 f"  {stage}: republished {len(report.republish.get(stage, []))},"
@@ -259,7 +261,7 @@ def cmd_worker(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  (for curl: export WEBHOOK_SECRET=$(cat {path}))", soft_wrap=True)
         console.print("serving; Ctrl-C stops (see README: run the functions locally)")
         while not stop.wait(args.reconcile_every):
-            reconcile(app.database, app.publisher, app.topics(), app.policy)
+            reconcile(app.database, app.publisher, app.topics(), app.policy, storage=app.storage)
     return 0
 
 

@@ -52,6 +52,10 @@ class Database:
         with self.pool.connection() as conn, conn.transaction():
             return jobs.sweep(conn, stage, policy)
 
+    def failed_audio_generations(self, ids: list[int]) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return jobs.failed_audio_generations(conn, ids)
+
     def start_analysis(self, **request: Any) -> int:
         with self.pool.connection() as conn, conn.transaction():
             return jobs.start_analysis(conn, **request)

@@ -214,6 +214,12 @@ def sweep(conn: Conn, stage: Stage, policy: QueuePolicy, limit: int = 500) -> Re
     return report
 
 
+def failed_audio_generations(conn: Conn, ids: list[int]) -> list[dict[str, Any]]:
+    """(feedback_id, analysis_job_id, user_id, generation) of these items' failed audio jobs."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(raw("failed_audio_generations"), {"ids": ids}).fetchall()
+
+
 def start_analysis(
     conn: Conn,
     *,

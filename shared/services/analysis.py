@@ -97,6 +97,9 @@ class AnalysisStage:
         }
         return AnalysisWrites(items, summary)
 
+    def discard(self, claim: Claim, job: VideoJob) -> None:
+        """Nothing to remove: this stage writes only rows, and only in its finish."""
+
     def after(self, claim: Claim, job: VideoJob, result: Result, saved: Saved) -> None:
         for feedback_id in saved.removed:
             prefix = feedback_prefix(job.user_id, job.job_id, feedback_id)

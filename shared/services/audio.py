@@ -1,6 +1,7 @@
 """audio: synthesise every SSML segment of an item (bounded concurrency), upload each to
 `processed` at a deterministic path under the owner's folder; the finish writes the segment
-rows; objects of older generations are removed after the commit."""
+rows; objects of older generations are removed after the commit, and a run whose job fails
+for good removes its own generation's uploads (so do the reconciler's failures)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from shared.domain import Speech, Stage, Voice
 from shared.errors import PermanentError
-from shared.paths import audio_object_path, feedback_prefix
+from shared.paths import audio_object_path, feedback_prefix, generation_folder
 from shared.ports import PROCESSED_BUCKET, SpeechSynthesizer, Storage
 from shared.queue import AudioContext, AudioWrites, Claim, Claimed, Saved
 
@@ -86,6 +87,11 @@ class AudioStage:
             [index for index, _ in script.segments], rendered.paths, rendered.speeches
         )
 
+    def discard(self, claim: Claim, script: Script) -> None:
+        remove_generation(
+            self.storage, script.user_id, script.analysis_job_id, claim.key, claim.generation
+        )
+
     def after(self, claim: Claim, script: Script, rendered: Rendered, saved: Saved) -> None:
         """Remove this item's objects from older generations (never newer ones). A first
         generation has none, and is spared the listing (an HTTP call on Supabase)."""
@@ -99,6 +105,21 @@ class AudioStage:
         ]
         if stale:
             self.storage.delete(PROCESSED_BUCKET, stale)
+
+
+def remove_generation(
+    storage: Storage, user_id: str, analysis_job_id: int, feedback_id: int, generation: int
+) -> int:
+    """Remove one generation's uploads of an item (a failed job's: no row points at them).
+    Returns how many objects went."""
+    folder = generation_folder(user_id, analysis_job_id, feedback_id, generation)
+    left = storage.list(PROCESSED_BUCKET, folder)
+    if left:
+        storage.delete(PROCESSED_BUCKET, left)
+        log.info(
+            "removed a failed generation's audio", extra={"id": feedback_id, "objects": len(left)}
+        )
+    return len(left)
 
 
 def _generation(path: str, prefix: str) -> int:

@@ -8,6 +8,9 @@ what is its own:
    the work only (a re-queue meanwhile wins: the result is dropped);
 5. `after`: after the commit, the next doorbells and the clean-up.
 
+When the job fails for good after `load`, `discard` removes what the run left outside the
+database (the audio stage's uploads of that generation): a failed job leaves no orphans.
+
 A failure in steps 2 to 4 is recorded as errors.disposition decides: RetryLater is raised for a job
 queued again after its backoff (Pub/Sub redelivers the message), and the run returns for a
 job that failed for good.
@@ -60,6 +63,11 @@ class StageWork(Protocol[Ctx, Res]):
         """After the commit: publish the next doorbells, remove what is stale."""
         ...
 
+    def discard(self, claim: Claim, ctx: Ctx) -> None:
+        """After the job failed for good (committed): remove what this claim's generation
+        wrote outside the database. No row points at it: rows are written by a finish."""
+        ...
+
 
 def run(
     jobs: JobStore,
@@ -77,12 +85,16 @@ def run(
         return Outcome.NOTHING_TO_DO
     claim = claimed.claim
     log.info("claimed", extra={"stage": name, "id": key, "attempt": claim.attempts})
+    context: Any = _NOT_LOADED
     try:
         context = stage.load(claimed)
         result = stage.work(claim, context)
         saved = jobs.finish(claim, stage.writes(claim, context, result))
     except Exception as exc:  # what it means is errors.disposition's to say
-        return _conclude(claim, exc, jobs.record_failure(claim, exc, policy))
+        outcome = _conclude(claim, exc, jobs.record_failure(claim, exc, policy))
+        if outcome is Outcome.FAILED and context is not _NOT_LOADED:
+            _discard(stage, claim, context)
+        return outcome
     if saved is None:
         log.warning("claim superseded; result dropped", extra={"stage": name, "id": key})
         return Outcome.STALE
@@ -102,6 +114,20 @@ def _conclude(claim: Claim, exc: Exception, disposition: Disposition) -> Outcome
         return Outcome.STALE
     log.error("failed permanently", extra=fields)
     return Outcome.FAILED
+
+
+_NOT_LOADED = object()
+
+
+def _discard(stage: StageWork[Any, Any], claim: Claim, context: Any) -> None:
+    """A failed job's clean-up; its own failure is logged (the job's failure stands)."""
+    try:
+        stage.discard(claim, context)
+    except Exception as exc:
+        log.warning(
+            "could not remove what the failed run left",
+            extra={"stage": claim.stage, "id": claim.key, "error": str(exc)},
+        )
 
 
 def publish_after_commit(publisher: Publisher, topic: str, stage: Stage, ids: list[int]) -> None:

@@ -52,5 +52,8 @@ class SsmlStage:
     def writes(self, claim: Claim, item: Item, script: SsmlScript) -> SsmlWrites:
         return SsmlWrites(script)
 
+    def discard(self, claim: Claim, item: Item) -> None:
+        """Nothing to remove: this stage writes only rows, and only in its finish."""
+
     def after(self, claim: Claim, item: Item, script: SsmlScript, saved: Saved) -> None:
         publish_after_commit(self.publisher, self.topic, Stage.AUDIO, [claim.key])

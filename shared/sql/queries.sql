@@ -75,6 +75,16 @@ where j.id in (
 )
 returning j.{key} as key
 
+-- name: failed_audio_generations
+-- Reconcile: where the audio of items whose job it just failed was uploaded (their
+-- generation's folder, which no row points at), for the reconciler to remove.
+select a.feedback_id, f.analysis_job_id, v.user_id::text as user_id, a.generation
+from public.audio_jobs as a
+join public.analysis_feedback as f on f.id = a.feedback_id
+join public.analysis_jobs as aj on aj.id = f.analysis_job_id
+join public.video_recordings as v on v.id = aj.video_recording_id
+where a.feedback_id = any(%(ids)s::bigint[]) and a.status = 'failed'
+
 -- name: ring_lost_doorbells
 -- Reconcile: queued, due jobs whose last doorbell is older than the grace period (a lost
 -- publish, a webhook that never fired, a dead-lettered message). Marking published_at under

@@ -1,5 +1,7 @@
 """The faults a chaos run injects, each counted: duplicated, dropped and reordered messages
-(ChaosBus), transient provider errors (Flaky), worker processes killed between claim and
+(ChaosBus), transient provider errors (Flaky), a permanent speech failure part-way through
+some long items (Doomed: their audio jobs end failed after earlier segments were uploaded),
+worker processes killed between claim and
 finish (die_mid_job, run in a forkserver child that SIGKILLs itself inside the provider
 call), and connections cut with pg_terminate_backend (terminate_connections)."""
 
@@ -22,7 +24,7 @@ import psycopg
 
 from shared.adapters.local_pubsub import LocalPubSub
 from shared.domain import Analysis, FeedbackItem, Speech, Voice
-from shared.errors import TransientError
+from shared.errors import PermanentError, TransientError
 
 Push = Callable[[dict[str, str], bytes], bool]
 
@@ -125,9 +127,25 @@ class Flaky:
         return self.inner.synthesize(ssml, voice)  # type: ignore[no-any-return]
 
 
+DOOMED = "Doomed"  # a sentence text-to-speech refuses for good (see Doomed)
+
+
+def doomed(index: int) -> bool:
+    """Every sixteenth item is doomed: its audio job ends failed."""
+    return index % 16 == 15
+
+
+def _message(index: int) -> str:
+    if doomed(index):  # long: its first segments speak, a later one does not
+        first = f"Item {index}: keep your elbows in. " * 110
+        return (first + f"{DOOMED} item {index}: elbows in. " * 110).strip()
+    return (f"Item {index}: keep your elbows in. " * (220 if index % 8 == 7 else 1)).strip()
+
+
 class ScriptedAnalyzer:
     """Reads the whole video stream, then returns `items` feedback items; every eighth
-    message is long enough to need two or more SSML segments."""
+    message is long enough to need two or more SSML segments, and every sixteenth is doomed
+    (its later segments cannot be spoken)."""
 
     def __init__(self, items: int = 16) -> None:
         self.items = items
@@ -139,7 +157,7 @@ class ScriptedAnalyzer:
             FeedbackItem(
                 timestamp_seconds=round(i * 5.9 / self.items, 2),  # within the 6 s video
                 category="pacing",
-                message=(f"Item {i}: keep your elbows in. " * (220 if i % 8 == 7 else 1)).strip(),
+                message=_message(i),
                 confidence=0.9,
                 impact=0.5,
             )
@@ -169,6 +187,21 @@ class ToneSynthesizer:
 
     def synthesize(self, ssml: str, voice: Voice) -> Speech:
         return Speech(self.audio, "wav", "audio/wav", 60, "chaos", "tone-1")
+
+
+class Doomed:
+    """A speech provider that refuses the doomed sentences for good (a 400: permanent), so
+    the other segments of the item are uploaded and then the job fails."""
+
+    def __init__(self, inner: Any, chaos: Chaos) -> None:
+        self.inner, self.chaos = inner, chaos
+        self.max_concurrency = getattr(inner, "max_concurrency", 1)
+
+    def synthesize(self, ssml: str, voice: Voice) -> Speech:
+        if DOOMED in ssml:
+            self.chaos.count("permanent speech failures")
+            raise PermanentError("injected permanent text-to-speech refusal (HTTP 400)")
+        return self.inner.synthesize(ssml, voice)  # type: ignore[no-any-return]
 
 
 class Die:

@@ -33,7 +33,16 @@ from shared.ports import PROCESSED_BUCKET, RAW_BUCKET
 from shared.sample_video import write_sample_video
 from shared.settings import Settings
 from tests.chaos import faults
-from tests.chaos.faults import Chaos, ChaosBus, Flaky, Push, ScriptedAnalyzer, ToneSynthesizer
+from tests.chaos.faults import (
+    Chaos,
+    ChaosBus,
+    Doomed,
+    Flaky,
+    Push,
+    ScriptedAnalyzer,
+    ToneSynthesizer,
+    doomed,
+)
 from tests.supa import complete_upload, create_user, insert_video, set_webhook_secrets
 
 RATES = {"duplicated": 0.20, "dropped": 0.10, "kill": 0.05, "transient": 0.05}
@@ -156,7 +165,7 @@ def run_chaos(db_url: str, workdir: Path, config: ChaosConfig) -> ChaosReport:
         storage=storage,
         analyzer=Flaky(ScriptedAnalyzer(config.items_per_video), chaos),
         ssml_writer=Flaky(SsmlBuilder(), chaos),
-        synthesizer=Flaky(ToneSynthesizer(), chaos),
+        synthesizer=Doomed(Flaky(ToneSynthesizer(), chaos), chaos),
     )
     topics = {name: app.settings.topic(stage) for name, stage in TOPIC_OF.items()}
     wrap = _killer(topics, env, chaos)
@@ -230,32 +239,44 @@ def check_invariants(
 ) -> list[str]:
     checked: list[str] = []
     items = config.videos * config.items_per_video
+    lost = config.videos * sum(1 for i in range(config.items_per_video) if doomed(i))
     jobs = conn.execute("select status, count(*) from analysis_jobs group by status").fetchall()
     assert jobs == [("completed", config.videos)], jobs
     checked.append(f"{config.videos} analysis jobs completed")
     statuses = conn.execute(
-        "select ssml_status, audio_status, count(*) from analysis_feedback group by 1, 2"
+        "select ssml_status, audio_status, count(*) from analysis_feedback group by 1, 2 order by 2"
     ).fetchall()
-    assert statuses == [("completed", "completed", items)], statuses
-    checked.append(f"{items} feedback items completed in both statuses")
-    for table in ("analysis_jobs", "ssml_jobs", "audio_jobs"):
+    expected = [("completed", "completed", items - lost)] + (
+        [("completed", "failed", lost)] if lost else []
+    )
+    assert statuses == expected, statuses
+    checked.append(f"{items - lost} feedback items completed in both statuses, {lost} doomed")
+    for table, failed in (("analysis_jobs", 0), ("ssml_jobs", 0), ("audio_jobs", lost)):
         row = conn.execute(
-            f"select count(*) filter (where status <> 'completed'), max(attempts) from {table}"
+            f"select count(*) filter (where status <> 'completed'),"
+            f" count(*) filter (where status = 'failed'), max(attempts) from {table}"
         ).fetchone()
-        assert row is not None and row[0] == 0 and row[1] <= config.max_attempts, (table, row)
-        checked.append(f"{table}: none left processing/queued/failed, attempts <= {row[1]}")
+        assert row is not None and row[0] == row[1] == failed, (table, row)
+        assert row[2] <= config.max_attempts, (table, row)
+        checked.append(
+            f"{table}: {failed} failed, none left queued/processing, attempts <= {row[2]}"
+        )
     gaps = conn.execute(
         "select f.id, array(select segment_index from analysis_ssml_segments s"
         "                   where s.feedback_id = f.id order by 1),"
         "       array(select segment_index from analysis_audio_segments a"
-        "                   where a.feedback_id = f.id order by 1)"
+        "                   where a.feedback_id = f.id order by 1),"
+        "       f.audio_status"
         " from analysis_feedback f"
     ).fetchall()
-    bad = [g for g in gaps if not g[1] or g[1] != list(range(len(g[1]))) or g[1] != g[2]]
+    done = [g for g in gaps if g[3] == "completed"]
+    bad = [g for g in done if not g[1] or g[1] != list(range(len(g[1]))) or g[1] != g[2]]
+    bad += [g for g in gaps if g[3] == "failed" and (len(g[1]) < 2 or g[2])]
     assert not bad, bad[:5]
-    multi = sum(1 for g in gaps if len(g[1]) > 1)
+    multi = sum(1 for g in done if len(g[1]) > 1)
     checked.append(
-        f"one SSML and one audio segment set per item, indexes 0..n-1 ({multi} items with 2+)"
+        f"one SSML and one audio segment set per item, indexes 0..n-1 ({multi} items with 2+);"
+        f" the {lost} doomed ones have SSML and no audio rows"
     )
     rows = {url for (url,) in conn.execute("select audio_url from analysis_audio_segments")}
     objects = set(storage.list(PROCESSED_BUCKET, ""))

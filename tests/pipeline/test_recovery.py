@@ -20,7 +20,7 @@ from psycopg import sql
 
 from shared.adapters.ssml_builder import SsmlBuilder
 from shared.domain import Speech, SsmlScript, SsmlSegment, Stage, Voice
-from shared.errors import TransientError
+from shared.errors import PermanentError, TransientError
 from shared.messages import PUBSUB_EVENT_TYPE, encode
 from tests.db.helpers import add_feedback, analysis_job, job, statuses
 from tests.pipeline.harness import Pipeline, pipeline
@@ -323,3 +323,63 @@ def test_reconcile_rings_lost_doorbells_reclaims_leases_and_fails_exhausted_jobs
         again = p.clients["reconcile"].post("/").get_json()  # within the grace: nothing new
         assert again["republished"] == {"start-analysis": [], "ssml": [], "audio": []}
         assert len(p.bus.published) == 3
+
+
+class BrokenSynthesizer(FlakySynthesizer):
+    """Segment `fail_index` fails for good (a 400 from text-to-speech: permanent)."""
+
+    def synthesize(self, ssml: str, voice: Voice) -> Speech:
+        match = _PART.search(ssml)
+        if match and int(match.group(1)) == self.fail_index:
+            raise PermanentError(f"400 from text-to-speech on segment {self.fail_index}")
+        return super().synthesize(ssml, voice)
+
+
+def test_a_failed_audio_job_removes_its_generations_uploads(conn, db_url, tmp_path):
+    user, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Shoulders down. Eyes up. Smile.")
+    other = add_feedback(conn, job_id, 1, "Breathe.")
+    prefix = f"{user}/{job_id}/{fid}"
+    with pipeline(db_url, tmp_path) as p:
+        p.app.ssml_writer = ScriptedWriter(3)
+        p.app.synthesizer = synth = BrokenSynthesizer()  # the stage keeps this one
+        for item in (fid, other):
+            assert deliver(p, Stage.SSML, item) == 200
+            assert deliver(p, Stage.AUDIO, item) == 200
+        kept = p.storage.list("processed", prefix)
+        assert kept == [f"{prefix}/1/{i}.mp3" for i in range(3)]
+
+        conn.execute(
+            "update analysis_feedback set message = 'Smile, then breathe.' where id = %s", (fid,)
+        )
+        assert deliver(p, Stage.SSML, fid) == 200
+        synth.fail_index = 2  # segments 0 and 1 get uploaded
+        assert deliver(p, Stage.AUDIO, fid) == 200  # failed for good: acknowledged
+        assert job(conn, "audio_jobs", fid)[0] == "failed"
+        # Generation 2's segments 0 and 1 are gone; generation 1, which the rows still name,
+        # and the other item's audio are untouched: objects = rows.
+        assert p.storage.list("processed", prefix) == kept
+        assert [row[1] for row in audio_rows(conn, fid)] == kept
+        assert len(p.storage.list("processed", f"{user}/{job_id}/{other}")) == 3
+
+
+def test_the_reconciler_removes_the_uploads_of_an_audio_job_it_fails(conn, db_url, tmp_path):
+    """A worker died on the last attempt after uploading: the lease expires and the sweep
+    fails the job, and removes what that run left."""
+    user, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Shoulders down. Eyes up. Smile.")
+    with pipeline(db_url, tmp_path, CUECAST_MAX_ATTEMPTS=1) as p:
+        p.app.ssml_writer = ScriptedWriter(3)
+        assert deliver(p, Stage.SSML, fid) == 200
+        conn.execute(
+            "update audio_jobs set status = 'processing', attempts = 1,"
+            " lease_expires_at = now() - interval '1 second' where feedback_id = %s",
+            (fid,),
+        )
+        generation = job(conn, "audio_jobs", fid)[3]
+        left = f"{user}/{job_id}/{fid}/{generation}/0.mp3"
+        p.storage.upload("processed", left, b"half a run", "audio/mpeg")
+        report = p.clients["reconcile"].post("/").get_json()
+        assert report["failed"]["audio"] == [fid]
+        assert p.storage.list("processed", f"{user}/{job_id}/{fid}") == []
+        assert audio_rows(conn, fid) == []
