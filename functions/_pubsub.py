@@ -3,7 +3,8 @@
 Returning acknowledges the message; raising asks Pub/Sub to redeliver it (a planned
 redelivery, RetryLater or NotDue, is answered 429 without a traceback: functions/_delivery.py).
 A malformed message, an unknown id or a permanent failure (shared/errors.py decides which
-failures are) is logged with its reason and acknowledged.
+failures are) is logged with its reason and acknowledged. A reconciler probe is marked
+delivered and acknowledged.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def handle(function: str, event: Any) -> None:
         )
         return
     app = get_app(function)
+    if doorbell.probe:  # the reconciler asks whether the bus has moved past its probe
+        known = app.database.probe_delivered(doorbell.id)
+        log.info(
+            "probe delivered", extra={"function": function, "probe": doorbell.id, "known": known}
+        )
+        return
     with logs.bind(function=function, stage=stage, trace=doorbell.trace, id=doorbell.id):
         try:
             outcome = app.run(stage, doorbell.id)

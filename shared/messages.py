@@ -1,7 +1,8 @@
 """Pub/Sub doorbells: encode the stage messages, and decode CloudEvents defensively.
 
 A message carries one id and nothing else: the handler reads the rest from the database, so a
-duplicate or a replay is harmless. Anything that does not decode
+duplicate or a replay is harmless. The reconciler's probes (`{"probe": id}`, on every stage
+topic) carry the id of a `cuecast.doorbell_probes` row. Anything that does not decode
 into exactly that raises InvalidMessage with the reason; the entry point logs it and
 acknowledges, so a poison message is never retried forever.
 """
@@ -27,12 +28,16 @@ MAX_ID = 2**63 - 1
 _UNPARSEABLE = (ValueError, RecursionError)
 
 
+PROBE_KEY = "probe"
+
+
 @dataclass(frozen=True)
 class Doorbell:
     stage: Stage
     id: int
     trace: str | None = None
     message_id: str | None = None
+    probe: bool = False  # a reconciler probe: `id` is the probe's, not a job's
 
 
 def message_key(stage: Stage) -> str:
@@ -42,6 +47,10 @@ def message_key(stage: Stage) -> str:
 
 def encode(stage: Stage, job_id: int) -> dict[str, int]:
     return {message_key(stage): job_id}
+
+
+def encode_probe(probe_id: int) -> dict[str, int]:
+    return {PROBE_KEY: probe_id}
 
 
 def parse_id(value: object, field: str) -> int:
@@ -55,6 +64,14 @@ def parse_id(value: object, field: str) -> int:
 
 def decode_payload(stage: Stage, data: bytes) -> int:
     """The id in a stage message's data bytes."""
+    key, value = _decode(stage, data)
+    if key == PROBE_KEY:
+        raise InvalidMessage("a probe, not a stage message")
+    return value
+
+
+def _decode(stage: Stage, data: bytes) -> tuple[str, int]:
+    """(the key, the id) of a stage message or a probe."""
     if len(data) > MAX_DATA_BYTES:
         raise InvalidMessage(f"message data is {len(data)} bytes, over {MAX_DATA_BYTES}")
     try:
@@ -62,9 +79,11 @@ def decode_payload(stage: Stage, data: bytes) -> int:
     except _UNPARSEABLE as exc:
         raise InvalidMessage(f"message data is not UTF-8 JSON: {_brief(exc)}") from exc
     key = message_key(stage)
+    if isinstance(payload, dict) and set(payload) == {PROBE_KEY}:
+        return PROBE_KEY, parse_id(payload[PROBE_KEY], PROBE_KEY)
     if not isinstance(payload, dict) or set(payload) != {key}:
         raise InvalidMessage(f'expected {{"{key}": <int>}}, got {_preview(payload)}')
-    return parse_id(payload[key], key)
+    return key, parse_id(payload[key], key)
 
 
 def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell:
@@ -91,11 +110,13 @@ def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell
     attributes = message.get("attributes")
     trace = attributes.get("trace") if isinstance(attributes, Mapping) else None
     message_id = message.get("messageId") or message.get("message_id")
+    key, value = _decode(stage, raw)
     return Doorbell(
         stage,
-        decode_payload(stage, raw),
+        value,
         trace=trace if isinstance(trace, str) else None,
         message_id=str(message_id) if message_id else None,
+        probe=key == PROBE_KEY,
     )
 
 

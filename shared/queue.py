@@ -22,7 +22,7 @@ class QueuePolicy:
     lease_seconds: int = 300
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 300.0
-    doorbell_grace_seconds: int = 60
+    doorbell_grace_seconds: float = 60
 
     def backoff_seconds(self, attempts: int, rng: random.Random | None = None) -> float:
         """Capped exponential backoff with jitter: base·2^(n-1), at most cap, times 0.5 to 1."""
@@ -112,13 +112,21 @@ class Saved:
     removed: list[int] = field(default_factory=list)  # feedback ids a re-run removed
 
 
+# A doorbell is lost once a probe sent this much later than it has been delivered (and the
+# job is still queued): more than a delivery's jitter and a claim's commit, so a doorbell
+# that is on its way is not rung twice (migration 20251203000002).
+PROBE_MARGIN_SECONDS = 0.25
+
+
 @dataclass
 class ReconcileReport:
-    """What one reconcile pass did, per stage: ids republished, reclaimed, failed."""
+    """What one reconcile pass did, per stage: ids republished, reclaimed, failed, and the
+    probe sent down the topic after the commit."""
 
     republish: dict[Stage, list[int]] = field(default_factory=dict)
     reclaimed: dict[Stage, int] = field(default_factory=dict)
     failed: dict[Stage, list[int]] = field(default_factory=dict)
+    probes: dict[Stage, int] = field(default_factory=dict)
 
     def total(self) -> int:
         return (

@@ -52,6 +52,10 @@ class Database:
         with self.pool.connection() as conn, conn.transaction():
             return jobs.sweep(conn, stage, policy)
 
+    def probe_delivered(self, probe_id: int) -> bool:
+        with self.pool.connection() as conn:
+            return jobs.probe_delivered(conn, probe_id)
+
     def failed_audio_generations(self, ids: list[int]) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:
             return jobs.failed_audio_generations(conn, ids)

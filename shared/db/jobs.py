@@ -28,6 +28,7 @@ from shared.errors import (
 from shared.pool import Conn
 from shared.queries import raw, stage_query
 from shared.queue import (
+    PROBE_MARGIN_SECONDS,
     AnalysisContext,
     AnalysisWrites,
     AudioContext,
@@ -198,12 +199,15 @@ def sweep(conn: Conn, stage: Stage, policy: QueuePolicy, limit: int = 500) -> Re
     params = {
         "max_attempts": policy.max_attempts,
         "grace_seconds": policy.doorbell_grace_seconds,
+        "margin_seconds": PROBE_MARGIN_SECONDS,
+        "stage": str(stage),
         "limit": limit,
     }
     with conn.cursor(row_factory=dict_row) as cursor:
         reclaimed = cursor.execute(stage_query(stage, "reclaim_expired"), params).fetchall()
         exhausted = cursor.execute(stage_query(stage, "fail_exhausted"), params).fetchall()
         lost = cursor.execute(stage_query(stage, "ring_lost_doorbells"), params).fetchall()
+        probe = cursor.execute(raw("probe_send"), params).fetchone()
     requeued = [int(r["key"]) for r in reclaimed if r["status"] == JobStatus.QUEUED]
     failed = [int(r["key"]) for r in reclaimed if r["status"] == JobStatus.FAILED]
     failed += [int(r["key"]) for r in exhausted]
@@ -211,7 +215,15 @@ def sweep(conn: Conn, stage: Stage, policy: QueuePolicy, limit: int = 500) -> Re
     report.reclaimed[stage] = len(reclaimed)
     report.republish[stage] = sorted(set(requeued + [int(r["key"]) for r in lost]))
     report.failed[stage] = sorted(failed)
+    report.probes[stage] = int(probe["id"]) if probe else 0
     return report
+
+
+def probe_delivered(conn: Conn, probe_id: int) -> bool:
+    """Mark a reconciler probe delivered (False for an unknown or repeated one)."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(raw("probe_delivered"), {"id": probe_id}).fetchone()
+    return bool(row and row["delivered"])
 
 
 def failed_audio_generations(conn: Conn, ids: list[int]) -> list[dict[str, Any]]:

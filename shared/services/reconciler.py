@@ -1,11 +1,17 @@
 """The reconciler (Cloud Scheduler, every minute; `cuecast reconcile`): for every stage,
 reclaim expired leases, fail jobs out of attempts and ring lost doorbells; an audio job it
-fails loses its generation's uploads, as a run that fails does."""
+fails loses its generation's uploads, as a run that fails does.
+
+A doorbell counts as lost only once the bus has moved past it: each sweep sends a probe down
+every stage topic, and a queued job is rung again when a probe sent after its doorbell has
+been delivered (migration 20251203000002). A lagging bus delays both, so the jobs waiting in
+it are not rung again and the backlog does not grow."""
 
 from __future__ import annotations
 
 import logging
 
+from shared import logs, messages
 from shared.db import Database
 from shared.domain import Stage
 from shared.ports import Publisher, Storage
@@ -32,7 +38,9 @@ def reconcile(
         report.republish.update(swept.republish)
         report.reclaimed.update(swept.reclaimed)
         report.failed.update(swept.failed)
+        report.probes.update(swept.probes)
         publish_after_commit(publisher, topics[stage], stage, swept.republish[stage])
+        _send_probe(publisher, topics[stage], swept.probes[stage])
         if stage is Stage.AUDIO and storage is not None and swept.failed[stage]:
             _remove_failed_audio(db, storage, swept.failed[stage])
         if swept.total():
@@ -63,3 +71,11 @@ def _remove_failed_audio(db: Database, storage: Storage, ids: list[int]) -> None
                 "could not remove a failed job's audio",
                 extra={"id": job["feedback_id"], "error": str(exc)},
             )
+
+
+def _send_probe(publisher: Publisher, topic: str, probe_id: int) -> None:
+    """The probe behind this sweep's doorbells; a failed send only delays the next ring."""
+    try:
+        publisher.publish(topic, [messages.encode_probe(probe_id)], logs.trace_attributes())
+    except Exception as exc:
+        log.warning("probe not sent", extra={"topic": topic, "error": str(exc)})

@@ -75,6 +75,13 @@ where j.id in (
 )
 returning j.{key} as key
 
+-- name: probe_send
+-- Reconcile: a probe for the stage's topic, sent after this sweep commits.
+select cuecast.send_probe(%(stage)s) as id
+
+-- name: probe_delivered
+select cuecast.probe_delivered(%(id)s) as delivered
+
 -- name: failed_audio_generations
 -- Reconcile: where the audio of items whose job it just failed was uploaded (their
 -- generation's folder, which no row points at), for the reconciler to remove.
@@ -86,9 +93,12 @@ join public.video_recordings as v on v.id = aj.video_recording_id
 where a.feedback_id = any(%(ids)s::bigint[]) and a.status = 'failed'
 
 -- name: ring_lost_doorbells
--- Reconcile: queued, due jobs whose last doorbell is older than the grace period (a lost
--- publish, a webhook that never fired, a dead-lettered message). Marking published_at under
--- SKIP LOCKED makes two reconcilers take disjoint sets.
+-- Reconcile: queued, due jobs whose last doorbell is lost (a failed publish, a webhook that
+-- never fired, a dead-lettered message): older than the grace period, and passed by a probe
+-- that was sent at least %(margin_seconds)s later and has been delivered (migration
+-- 20251203000002), so a job that is only waiting in a lagging bus is left alone. Marking
+-- published_at under SKIP LOCKED makes two reconcilers take disjoint sets, and the job's
+-- new doorbell time is after every probe delivered so far.
 update {table} as j
 set published_at = now()
 where j.id in (
@@ -97,6 +107,8 @@ where j.id in (
   where c.status = 'queued'
     and c.due_at <= now()
     and greatest(c.due_at, c.published_at) < now() - make_interval(secs => %(grace_seconds)s)
+    and c.published_at + make_interval(secs => %(margin_seconds)s)
+        <= (select cuecast.probe_horizon(%(stage)s))
     and c.attempts < %(max_attempts)s
     and {ready}
   order by c.due_at

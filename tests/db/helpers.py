@@ -49,3 +49,12 @@ def job(conn: Conn, table: str, feedback_id: int) -> tuple[object, ...] | None:
         ).format(psycopg.sql.Identifier(table)),
         (feedback_id,),
     ).fetchone()
+
+
+def bus_moved_past(conn: Conn) -> None:
+    """A reconciler probe on every stage topic, sent now and delivered: for the reconciler,
+    any doorbell older than half a second that has not come through is lost."""
+    conn.execute(
+        "insert into cuecast.doorbell_probes (stage, delivered_at)"
+        " select s, now() from unnest(array['start-analysis', 'ssml', 'audio']) as s"
+    )

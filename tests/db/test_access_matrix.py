@@ -61,6 +61,7 @@ ARGUMENTS = {  # argument name → the world id passed for it (or a constant)
     "p_urls": ["u/1/1/1/0.wav"],
     "p_durations": [1],
     "p_voice": '{"name": "en-US-Neural2-D", "language": "en-US", "style": "coach"}',
+    "p_stage": "ssml",
     "p_op": "UPDATE",
     "p_table": "ssml_jobs",
     "p_record": '{"feedback_id": 1}',
@@ -330,8 +331,9 @@ def test_the_matrix_covers_the_live_catalog(world):
 
 
 def test_cuecast_tables_are_no_api_roles_business(world):
-    """cuecast's own tables (the adoption archive) are read by operators as the owner; no API
-    role, the service role included, may touch them."""
+    """cuecast's own tables (the adoption archive, the reconciler's probes) are read by
+    operators as the owner, or through cuecast's functions; no API role, the service role
+    included, may touch them."""
     granted = world.conn.execute(
         "select c.relname, r.role from pg_class c join pg_namespace n on n.oid = c.relnamespace"
         " cross join unnest(array['anon', 'authenticated', 'service_role']) as r(role)"
@@ -342,5 +344,5 @@ def test_cuecast_tables_are_no_api_roles_business(world):
         "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
         " where n.nspname = 'cuecast' and c.relkind = 'r'"
     ).fetchone()
-    assert tables == (1,)  # cuecast.archived_rows
+    assert tables == (2,)  # cuecast.archived_rows, cuecast.doorbell_probes
     assert granted == []

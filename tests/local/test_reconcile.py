@@ -18,7 +18,7 @@ from shared.domain import Stage
 from shared.queue import QueuePolicy
 from shared.services.reconciler import reconcile
 from shared.settings import Settings
-from tests.db.helpers import add_feedback, analysis_job
+from tests.db.helpers import add_feedback, analysis_job, bus_moved_past
 
 CLAIM_AND_HANG = """
 import sys, time
@@ -34,11 +34,17 @@ with psycopg.connect(sys.argv[1], autocommit=True) as conn:
 
 
 class Recorder:
+    """A publisher that keeps what it was given; `sent` without the reconciler's probes."""
+
     def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
+        self.all: list[tuple[str, dict]] = []
 
     def publish(self, topic, messages, attributes=None) -> None:
-        self.sent += [(topic, dict(m)) for m in messages]
+        self.all += [(topic, dict(m)) for m in messages]
+
+    @property
+    def sent(self) -> list[tuple[str, dict]]:
+        return [(topic, m) for topic, m in self.all if "probe" not in m]
 
 
 def _cli(monkeypatch, db_url: str, *args: str) -> str:
@@ -96,6 +102,7 @@ def test_lost_doorbell_and_out_of_attempts(conn, db_url):
         " lease_expires_at = now() - interval '1 second' where feedback_id = %s",
         (spent,),
     )
+    bus_moved_past(conn)
     publisher = Recorder()
     app = App(Settings(DATABASE_URL=db_url))
     try:
@@ -149,6 +156,7 @@ def test_two_reconcilers_started_together_take_disjoint_sets(conn, db_url, round
                 "update ssml_jobs set published_at = now() - interval '1 minute',"
                 " due_at = now() - interval '1 minute'"
             )
+            bus_moved_past(conn)
             reports = _race(
                 lambda i: reconcile(apps[i].database, publishers[i], apps[i].topics(), policy)
             )

@@ -80,10 +80,11 @@ def test_editing_an_old_items_message_regenerates_it(adopted_db, tmp_path):
         psycopg.connect(adopted_db, autocommit=True) as conn,
         pipeline(adopted_db, tmp_path, CUECAST_DOORBELL_GRACE_SECONDS=0) as p,
     ):
+        set_webhook_secrets(conn, "http://127.0.0.1/webhook", p.secret)
         # 102 never had audio; 100 plays a pre-plan rendition
         for fid, message in ((102, "Pause, then swing."), (100, "Elbows in, always.")):
             conn.execute("update analysis_feedback set message = %s where id = %s", (message, fid))
-        assert p.clients["reconcile"].post("/").status_code == 200  # rings the lost doorbells
+        assert p.ring_webhooks(conn) == 2  # each edit rang its item's ssml doorbell
         deliver_until_idle(p.bus, timeout=120)
 
         rows = conn.execute(

@@ -129,6 +129,25 @@ def _video_job(conn, p, content: bytes = b"not really a video"):
     return conn.execute("select id from analysis_jobs").fetchone()[0]
 
 
+def test_a_reconciler_probe_is_marked_delivered_and_nothing_else(conn, db_url, tmp_path):
+    probe = conn.execute("select cuecast.send_probe('ssml')").fetchone()[0]
+    with pipeline(db_url, tmp_path) as p:
+        client = p.clients["ssml"]
+        assert _post_structured(client, _event({"probe": probe})).status_code == 200
+        assert _post_structured(client, _event({"probe": probe + 1000})).status_code == 200
+        assert _post_structured(client, _event({"probe": "soon"})).status_code == 200
+        assert (
+            _post_structured(client, _event({"probe": probe, "feedback_id": 1})).status_code == 200
+        )
+        assert p.bus.published == []
+    rows = conn.execute(
+        "select id, stage, delivered_at is not null from cuecast.doorbell_probes"
+    ).fetchall()
+    assert rows == [(probe, "ssml", True)]
+    assert conn.execute("select cuecast.probe_horizon('ssml') is not null").fetchone() == (True,)
+    assert conn.execute("select cuecast.probe_horizon('audio')").fetchone() == (None,)
+
+
 def test_transient_failure_retries_with_backoff_then_fails(conn, db_url, tmp_path):
     with pipeline(db_url, tmp_path, CUECAST_MAX_ATTEMPTS=2) as p:
         p.app.analyzer = FlakyAnalyzer(failures=10)
