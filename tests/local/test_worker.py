@@ -75,3 +75,42 @@ def test_worker_serves_the_functions_over_http(conn, db_url, tmp_path):
             worker.terminate()
             worker.wait(timeout=30)
     assert worker.returncode == 0
+
+
+def test_worker_without_webhook_secret_uses_the_checkouts_and_says_where(conn, db_url, tmp_path):
+    """The docs' curl, with the secret read from the file the worker names, is accepted; the
+    Vault stand-in holds the same secret, so the upload trigger's ring is accepted too."""
+    port = _free_port_block()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CUECAST_", "WEBHOOK_SECRET", "DATABASE_URL"))
+    }
+    env |= {"DATABASE_URL": db_url, "CUECAST_HOME": str(tmp_path / ".cuecast")}
+    command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
+    with subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as worker:
+        try:
+            assert worker.stdout is not None
+            lines = [worker.stdout.readline() for _ in range(9)]
+            said = "".join(lines)
+            path = tmp_path / ".cuecast" / "webhook-secret"
+            assert f"WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}" in said
+            secret = path.read_text().strip()
+            assert secret not in said
+            user = create_user(conn)
+            video = insert_video(conn, user, name="clip.mp4")
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/",
+                json={"videoRecordingId": video},
+                headers={"X-Webhook-Secret": secret},
+            )
+            assert answer.status_code == 202, answer.text
+            vault = conn.execute(
+                "select secret from vault.secrets where name = 'cuecast_webhook_secret'"
+            ).fetchone()
+            assert vault == (secret,)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
