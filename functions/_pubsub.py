@@ -4,7 +4,8 @@ Returning acknowledges the message; raising asks Pub/Sub to redeliver it (a plan
 redelivery, RetryLater or NotDue, is answered 429 without a traceback: functions/_delivery.py).
 A malformed message, an unknown id or a permanent failure (shared/errors.py decides which
 failures are) is logged with its reason and acknowledged. A reconciler probe is marked
-delivered and acknowledged.
+delivered and acknowledged. A message that asks for a re-run re-queues its job first (once per
+message id; a running job makes it wait for a redelivery).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from typing import Any
 
 from shared import logs, messages
-from shared.bootstrap import get_app
+from shared.bootstrap import App, get_app
 from shared.errors import InvalidMessage, NotDue, PermanentError
 from shared.stages import stage_of
 
@@ -41,6 +42,8 @@ def handle(function: str, event: Any) -> None:
         return
     with logs.bind(function=function, stage=stage, trace=doorbell.trace, id=doorbell.id):
         try:
+            if doorbell.rerun:
+                _rerun(app, doorbell)
             outcome = app.run(stage, doorbell.id)
         except PermanentError as exc:
             log.warning("message acknowledged", extra={"reason": str(exc)})
@@ -49,3 +52,12 @@ def handle(function: str, event: Any) -> None:
             log.warning("not due yet; redelivery asked", extra={"reason": str(exc)})
             raise
         log.info("done", extra={"outcome": outcome})
+
+
+def _rerun(app: App, doorbell: messages.Doorbell) -> None:
+    """Re-queue the job the message asks to run again (once per message id)."""
+    assert doorbell.message_id is not None  # decode_event refuses a re-run without one
+    said = app.database.rerun(doorbell.stage, doorbell.id, doorbell.message_id)
+    if said == "running":  # answered 429: Pub/Sub brings the request back later
+        raise NotDue(f"{doorbell.stage} {doorbell.id} is running; the re-run waits for it")
+    log.info("re-run asked", extra={"rerun": said, "message_id": doorbell.message_id})

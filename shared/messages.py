@@ -1,8 +1,10 @@
 """Pub/Sub doorbells: encode the stage messages, and decode CloudEvents defensively.
 
 A message carries one id and nothing else: the handler reads the rest from the database, so a
-duplicate or a replay is harmless. The reconciler's probes (`{"probe": id}`, on every stage
-topic) carry the id of a `cuecast.doorbell_probes` row. Anything that does not decode
+duplicate or a replay is harmless. A message may ask for a re-run (`{"feedback_id": 7,
+"rerun": true}`): the job is re-queued whatever it had come to, then run (migration
+20251204000001). The reconciler's probes (`{"probe": id}`, on every stage topic) carry the id
+of a `cuecast.doorbell_probes` row. Anything that does not decode
 into exactly that raises InvalidMessage with the reason; the entry point logs it and
 acknowledges, so a poison message is never retried forever.
 """
@@ -29,6 +31,7 @@ _UNPARSEABLE = (ValueError, RecursionError)
 
 
 PROBE_KEY = "probe"
+RERUN_KEY = "rerun"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Doorbell:
     trace: str | None = None
     message_id: str | None = None
     probe: bool = False  # a reconciler probe: `id` is the probe's, not a job's
+    rerun: bool = False  # re-queue the job whatever it had come to, then run it
 
 
 def message_key(stage: Stage) -> str:
@@ -53,6 +57,10 @@ def encode_probe(probe_id: int) -> dict[str, int]:
     return {PROBE_KEY: probe_id}
 
 
+def encode_rerun(stage: Stage, job_id: int) -> dict[str, int | bool]:
+    return {message_key(stage): job_id, RERUN_KEY: True}
+
+
 def parse_id(value: object, field: str) -> int:
     """A positive bigint id; bools, floats, strings and out-of-range numbers are refused."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -64,14 +72,14 @@ def parse_id(value: object, field: str) -> int:
 
 def decode_payload(stage: Stage, data: bytes) -> int:
     """The id in a stage message's data bytes."""
-    key, value = _decode(stage, data)
+    key, value, _ = _decode(stage, data)
     if key == PROBE_KEY:
         raise InvalidMessage("a probe, not a stage message")
     return value
 
 
-def _decode(stage: Stage, data: bytes) -> tuple[str, int]:
-    """(the key, the id) of a stage message or a probe."""
+def _decode(stage: Stage, data: bytes) -> tuple[str, int, bool]:
+    """(the key, the id, whether a re-run is asked) of a stage message or a probe."""
     if len(data) > MAX_DATA_BYTES:
         raise InvalidMessage(f"message data is {len(data)} bytes, over {MAX_DATA_BYTES}")
     try:
@@ -80,10 +88,13 @@ def _decode(stage: Stage, data: bytes) -> tuple[str, int]:
         raise InvalidMessage(f"message data is not UTF-8 JSON: {_brief(exc)}") from exc
     key = message_key(stage)
     if isinstance(payload, dict) and set(payload) == {PROBE_KEY}:
-        return PROBE_KEY, parse_id(payload[PROBE_KEY], PROBE_KEY)
-    if not isinstance(payload, dict) or set(payload) != {key}:
+        return PROBE_KEY, parse_id(payload[PROBE_KEY], PROBE_KEY), False
+    if not isinstance(payload, dict) or set(payload) not in ({key}, {key, RERUN_KEY}):
         raise InvalidMessage(f'expected {{"{key}": <int>}}, got {_preview(payload)}')
-    return key, parse_id(payload[key], key)
+    rerun = payload.get(RERUN_KEY, False)
+    if rerun is not True and rerun is not False:
+        raise InvalidMessage(f"{RERUN_KEY} must be true or false, got {_preview(rerun)}")
+    return key, parse_id(payload[key], key), rerun
 
 
 def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell:
@@ -110,13 +121,16 @@ def decode_event(stage: Stage, event_type: str | None, data: object) -> Doorbell
     attributes = message.get("attributes")
     trace = attributes.get("trace") if isinstance(attributes, Mapping) else None
     message_id = message.get("messageId") or message.get("message_id")
-    key, value = _decode(stage, raw)
+    key, value, rerun = _decode(stage, raw)
+    if rerun and not message_id:
+        raise InvalidMessage("a re-run needs its Pub/Sub messageId (a redelivery is not a re-run)")
     return Doorbell(
         stage,
         value,
         trace=trace if isinstance(trace, str) else None,
-        message_id=str(message_id) if message_id else None,
+        message_id=str(message_id)[:200] if message_id else None,
         probe=key == PROBE_KEY,
+        rerun=rerun,
     )
 
 

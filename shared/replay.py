@@ -2,7 +2,8 @@
 
 Jobs are chosen per stage by message ids, statuses and age. With `requeue`, failed jobs go
 back to `queued` (attempts reset, a new generation) in the same transaction that selects
-them, and the doorbells are published after the commit. A doorbell for a job with nothing
+them, and with `force` completed ones too (a re-run, e.g. after a voice change); the
+doorbells are published after the commit. A doorbell for a job with nothing
 to do (completed, or held by a live lease) is acknowledged without work, so replaying too
 much is harmless; a dry run lists what would be sent and changes nothing.
 """
@@ -51,6 +52,7 @@ def replay(
     selection: ReplaySelection,
     *,
     requeue: bool = False,
+    force: bool = False,
     dry_run: bool = False,
 ) -> ReplayReport:
     selection.check()
@@ -62,7 +64,8 @@ def replay(
             "older_than_s": selection.older_than_s,
             "limit": selection.limit,
         }
-        selected, requeued = db.replay(stage, filters, requeue=requeue and not dry_run)
+        statuses = (JobStatus.FAILED,) * (requeue or force) + (JobStatus.COMPLETED,) * force
+        selected, requeued = db.replay(stage, filters, requeue=() if dry_run else statuses)
         report.selected[stage] = selected
         report.requeued[stage] = requeued
         keys = [key for key, _ in selected]

@@ -71,6 +71,9 @@ def _replay(r: argparse.ArgumentParser) -> None:
     r.add_argument("--status", action="append", choices=[s.value for s in JobStatus])
     r.add_argument("--older-than", type=duration, help="last change older than (15m, 2h)")
     r.add_argument("--requeue", action="store_true", help="failed → queued, attempts reset")
+    r.add_argument(
+        "--force", action="store_true", help="completed and failed → queued: run them again"
+    )
     r.add_argument("--dry-run", action="store_true", help="list what would be sent")
     r.add_argument("--limit", type=int, default=10_000, help="at most this many per stage")
     r.add_argument("--no-deliver", action="store_true", help="local publisher: only publish")

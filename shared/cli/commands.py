@@ -190,6 +190,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
             app.topics(),
             selection,
             requeue=args.requeue,
+            force=args.force,
             dry_run=args.dry_run,
         )
         render.print_replay(report, console)

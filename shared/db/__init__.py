@@ -52,6 +52,10 @@ class Database:
         with self.pool.connection() as conn, conn.transaction():
             return jobs.sweep(conn, stage, policy)
 
+    def rerun(self, stage: Stage, key: int, message_id: str) -> str:
+        with self.pool.connection() as conn, conn.transaction():
+            return jobs.rerun(conn, stage, key, message_id)
+
     def probe_delivered(self, probe_id: int) -> bool:
         with self.pool.connection() as conn:
             return jobs.probe_delivered(conn, probe_id)
@@ -79,14 +83,14 @@ class Database:
             return reads.job_progress(conn, job_id)
 
     def replay(
-        self, stage: Stage, filters: dict[str, Any], *, requeue: bool
+        self, stage: Stage, filters: dict[str, Any], *, requeue: tuple[JobStatus, ...] = ()
     ) -> tuple[list[tuple[int, str]], list[int]]:
-        """The selected (id, status) pairs and, when asked, the failed ones re-queued, in
-        one transaction."""
+        """The selected (id, status) pairs and those of them in a `requeue` status re-queued
+        (a new generation, attempts reset), in one transaction."""
         with self.pool.connection() as conn, conn.transaction():
             selected = batches.replay_select(conn, stage, filters)
-            failed = [key for key, status in selected if status == JobStatus.FAILED]
-            requeued = batches.replay_requeue(conn, stage, failed) if requeue and failed else []
+            chosen = [key for key, status in selected if status in requeue]
+            requeued = batches.replay_requeue(conn, stage, chosen, requeue) if chosen else []
         return selected, requeued
 
     def backfill_candidates(

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from shared.domain import Stage
+from shared.domain import JobStatus, Stage
 from shared.pool import Conn
 from shared.queries import raw, stage_query
 
@@ -21,10 +21,14 @@ def replay_select(conn: Conn, stage: Stage, filters: dict[str, Any]) -> list[tup
     return [(int(r["key"]), str(r["status"])) for r in rows]
 
 
-def replay_requeue(conn: Conn, stage: Stage, keys: list[int]) -> list[int]:
-    """Failed jobs among `keys` back to queued (attempts reset, a new generation)."""
+def replay_requeue(
+    conn: Conn, stage: Stage, keys: list[int], statuses: tuple[JobStatus, ...]
+) -> list[int]:
+    """The jobs among `keys` in one of `statuses` back to queued (attempts reset, a new
+    generation)."""
+    params = {"keys": keys, "statuses": [str(s) for s in statuses]}
     with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(stage_query(stage, "replay_requeue"), {"keys": keys}).fetchall()
+        rows = cursor.execute(stage_query(stage, "replay_requeue"), params).fetchall()
     return sorted(int(r["key"]) for r in rows)
 
 

@@ -219,6 +219,14 @@ def sweep(conn: Conn, stage: Stage, policy: QueuePolicy, limit: int = 500) -> Re
     return report
 
 
+def rerun(conn: Conn, stage: Stage, key: int, message_id: str) -> str:
+    """Re-queue a job for a re-run message: 'requeued', 'repeated', 'running' or 'missing'."""
+    params = {"stage": str(stage), "key": key, "message_id": message_id}
+    with conn.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(raw("rerun"), params).fetchone()
+    return str(row["said"]) if row else "missing"
+
+
 def probe_delivered(conn: Conn, probe_id: int) -> bool:
     """Mark a reconciler probe delivered (False for an unknown or repeated one)."""
     with conn.cursor(row_factory=dict_row) as cursor:

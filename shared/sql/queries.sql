@@ -79,6 +79,9 @@ returning j.{key} as key
 -- Reconcile: a probe for the stage's topic, sent after this sweep commits.
 select cuecast.send_probe(%(stage)s) as id
 
+-- name: rerun
+select cuecast.rerun(%(stage)s, %(key)s, %(message_id)s) as said
+
 -- name: probe_delivered
 select cuecast.probe_delivered(%(id)s) as delivered
 
@@ -249,11 +252,12 @@ order by c.{key}
 limit %(limit)s
 
 -- name: replay_requeue
--- Failed jobs back to queued with attempts reset (a new generation), due now.
+-- Chosen jobs (failed ones; with --force, completed ones too) back to queued with attempts
+-- reset (a new generation), due now.
 update {table} as j
 set status = 'queued', attempts = 0, generation = j.generation + 1, {error} = null,
     due_at = now(), published_at = now(), lease_expires_at = null
-where j.{key} = any(%(keys)s::bigint[]) and j.status = 'failed'
+where j.{key} = any(%(keys)s::bigint[]) and j.status = any(%(statuses)s::text[])
 returning j.{key} as key
 
 -- name: job_progress

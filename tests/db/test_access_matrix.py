@@ -62,6 +62,7 @@ ARGUMENTS = {  # argument name → the world id passed for it (or a constant)
     "p_durations": [1],
     "p_voice": '{"name": "en-US-Neural2-D", "language": "en-US", "style": "coach"}',
     "p_stage": "ssml",
+    "p_message_id": "matrix-1",
     "p_op": "UPDATE",
     "p_table": "ssml_jobs",
     "p_record": '{"feedback_id": 1}',
@@ -331,7 +332,7 @@ def test_the_matrix_covers_the_live_catalog(world):
 
 
 def test_cuecast_tables_are_no_api_roles_business(world):
-    """cuecast's own tables (the adoption archive, the reconciler's probes) are read by
+    """cuecast's own tables (the adoption archive, the reconciler's probes, the re-runs) are read by
     operators as the owner, or through cuecast's functions; no API role, the service role
     included, may touch them."""
     granted = world.conn.execute(
@@ -344,5 +345,5 @@ def test_cuecast_tables_are_no_api_roles_business(world):
         "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
         " where n.nspname = 'cuecast' and c.relkind = 'r'"
     ).fetchone()
-    assert tables == (2,)  # cuecast.archived_rows, cuecast.doorbell_probes
+    assert tables == (3,)  # cuecast.archived_rows, doorbell_probes, reruns
     assert granted == []

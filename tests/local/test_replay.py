@@ -103,3 +103,24 @@ def test_by_age_takes_only_jobs_unchanged_for_longer(conn, cuecast):
     assert f"ssml: {old}(queued)" in out
     assert str(new) + "(" not in out
     assert "would publish 1 message(s)" in out
+
+
+def test_force_runs_a_completed_item_again(conn, cuecast, tmp_path):
+    """After a voice change, say: `--force` re-queues completed jobs (a new generation) and
+    runs them; the SSML's new generation brings new audio, whose objects replace the old."""
+    user, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your chin up.")
+    cuecast("replay", "--stage", "ssml", "--id", str(fid))
+    assert conn.execute("select generation from audio_jobs").fetchone() == (1,)
+    plain = cuecast("replay", "--stage", "ssml", "--id", str(fid))  # plain: nothing to do
+    assert conn.execute("select generation from ssml_jobs").fetchone() == (1,)
+    assert "published 1 message(s)" in plain
+    cuecast("replay", "--stage", "ssml", "--id", str(fid), "--force")
+    assert conn.execute("select status, generation from ssml_jobs").fetchone() == ("completed", 2)
+    assert conn.execute("select status, generation from audio_jobs").fetchone() == ("completed", 2)
+    urls = [u for (u,) in conn.execute("select audio_url from analysis_audio_segments")]
+    assert urls == [f"{user}/{job_id}/{fid}/2/0.wav"]
+    kept = sorted(
+        str(p.relative_to(tmp_path / "processed")) for p in (tmp_path / "processed").rglob("*.*")
+    )
+    assert kept == urls

@@ -18,15 +18,21 @@ from tests.pipeline.harness import pipeline
 from tests.supa import create_user, insert_video
 
 
-def _event(data: object, *, raw: str | None = None, type_: str = PUBSUB_EVENT_TYPE) -> dict:
+def _event(
+    data: object,
+    *,
+    raw: str | None = None,
+    type_: str = PUBSUB_EVENT_TYPE,
+    message_id: str = "m1",
+) -> dict:
     encoded = raw if raw is not None else base64.b64encode(json.dumps(data).encode()).decode()
     return {
         "specversion": "1.0",
-        "id": "evt-1",
+        "id": f"evt-{message_id}",
         "source": "//pubsub.googleapis.com/projects/p/topics/t",
         "type": type_,
         "datacontenttype": "application/json",
-        "data": {"message": {"data": encoded, "messageId": "m1"}, "subscription": "s"},
+        "data": {"message": {"data": encoded, "messageId": message_id}, "subscription": "s"},
     }
 
 
@@ -76,6 +82,8 @@ MALFORMED = [
     ("not json", _event(None, raw=base64.b64encode(b"{nope").decode())),
     ("wrong shape", _event({"analysis_job_id": 1})),
     ("extra keys", _event({"feedback_id": 1, "x": 2})),
+    ("rerun not a bool", _event({"feedback_id": 1, "rerun": "yes"})),
+    ("rerun alone", _event({"rerun": True})),
     ("list", _event([1, 2])),
     ("negative", _event({"feedback_id": -5})),
     ("zero", _event({"feedback_id": 0})),
@@ -365,4 +373,97 @@ def test_webhook_duplicate_deliveries_analyse_once(conn, db_url, tmp_path):
             assert _hook(p, payload).status_code == 202
         deliver_until_idle(p.bus, timeout=60)
         assert analyzer.calls == 1
+        assert conn.execute("select count(*) from analysis_feedback").fetchone() == (1,)
+
+
+SHAPES = [_post_structured, _post_binary, _post_push]
+
+
+def _audio(conn, fid):
+    return conn.execute(
+        "select a.generation, array(select audio_url from analysis_audio_segments s"
+        " where s.feedback_id = a.feedback_id order by segment_index)"
+        " from audio_jobs a where a.feedback_id = %s",
+        (fid,),
+    ).fetchone()
+
+
+@pytest.mark.parametrize("post", SHAPES)
+def test_a_rerun_message_runs_a_completed_item_again(conn, db_url, tmp_path, post):
+    """A republished message that asks for a re-run: a new generation of SSML, then audio,
+    whose objects replace the old ones; the same message delivered again changes nothing."""
+    user, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your chin up.")
+    with pipeline(db_url, tmp_path) as p:
+        assert post(p.clients["ssml"], _event({"feedback_id": fid})).status_code == 200
+        deliver_until_idle(p.bus)
+        generation, urls = _audio(conn, fid)
+        assert generation == 1 and len(urls) == 1
+        before = conn.execute("select created_at from analysis_ssml_segments").fetchone()
+
+        rerun = _event({"feedback_id": fid, "rerun": True}, message_id="rerun-1")
+        assert post(p.clients["ssml"], rerun).status_code == 200
+        deliver_until_idle(p.bus)
+        assert conn.execute("select status, attempts, generation from ssml_jobs").fetchone() == (
+            "completed", 1, 2,
+        )  # fmt: skip
+        assert conn.execute("select created_at from analysis_ssml_segments").fetchone() > before
+        generation, new_urls = _audio(conn, fid)
+        assert generation == 2 and new_urls == [f"{user}/{job_id}/{fid}/2/0.wav"]
+        assert p.storage.list("processed", f"{user}/{job_id}/{fid}") == new_urls
+
+        assert post(p.clients["ssml"], rerun).status_code == 200  # a redelivery: no re-run
+        deliver_until_idle(p.bus)
+        assert conn.execute("select generation from ssml_jobs").fetchone() == (2,)
+        assert _audio(conn, fid)[0] == 2
+
+
+def test_a_rerun_of_audio_alone_failed_or_completed(conn, db_url, tmp_path):
+    user, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your chin up.")
+    with pipeline(db_url, tmp_path) as p:
+        assert _post_structured(p.clients["ssml"], _event({"feedback_id": fid})).status_code == 200
+        deliver_until_idle(p.bus)
+        conn.execute("update audio_jobs set status = 'failed', last_error = 'quota'")
+        for n, expected in ((1, 2), (2, 3)):  # failed, then completed: both run again
+            event = _event({"feedback_id": fid, "rerun": True}, message_id=f"audio-{n}")
+            assert _post_binary(p.clients["audio"], event).status_code == 200
+            row = conn.execute("select status, generation, last_error from audio_jobs").fetchone()
+            assert row == ("completed", expected, None)
+        assert conn.execute("select generation from ssml_jobs").fetchone() == (1,)
+        assert p.storage.list("processed", f"{user}/{job_id}/{fid}") == [
+            f"{user}/{job_id}/{fid}/3/0.wav"
+        ]
+
+
+def test_a_rerun_waits_for_a_running_job_and_ignores_unknown_ones(conn, db_url, tmp_path):
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your chin up.")
+    conn.execute(
+        "update ssml_jobs set status = 'processing', attempts = 1,"
+        " lease_expires_at = now() + interval '5 minutes'"
+    )
+    with pipeline(db_url, tmp_path) as p:
+        event = _event({"feedback_id": fid, "rerun": True}, message_id="busy-1")
+        assert _post_push(p.clients["ssml"], event).status_code == 429  # asked again later
+        assert conn.execute("select status, generation from ssml_jobs").fetchone() == (
+            "processing", 1,
+        )  # fmt: skip
+        unknown = _event({"feedback_id": 999_999, "rerun": True}, message_id="nobody-1")
+        assert _post_push(p.clients["ssml"], unknown).status_code == 200
+    assert conn.execute("select count(*) from cuecast.reruns").fetchone() == (0,)
+
+
+def test_a_rerun_of_a_completed_analysis(conn, db_url, tmp_path):
+    with pipeline(db_url, tmp_path) as p:
+        p.app.analyzer = FlakyAnalyzer(failures=0)
+        job_id = _video_job(conn, p)
+        client = p.clients["start_analysis"]
+        assert _post_structured(client, _event({"analysis_job_id": job_id})).status_code == 200
+        event = _event({"analysis_job_id": job_id, "rerun": True}, message_id="again-1")
+        assert _post_structured(client, event).status_code == 200
+        assert p.app.analyzer.calls == 2
+        assert conn.execute("select status, generation from analysis_jobs").fetchone() == (
+            "completed", 2,
+        )  # fmt: skip
         assert conn.execute("select count(*) from analysis_feedback").fetchone() == (1,)
