@@ -6,7 +6,8 @@ locals {
     "cloudresourcemanager.googleapis.com", # data.google_project (project number)
     "cloudscheduler.googleapis.com",       # reconcile every minute
     "iam.googleapis.com",                  # service accounts
-    "logging.googleapis.com",              # function and build logs
+    "logging.googleapis.com",              # function and build logs, log-based metrics
+    "monitoring.googleapis.com",           # alert policies (monitoring.tf)
     "pubsub.googleapis.com",               # stage topics, subscriptions, dead letters
     "run.googleapis.com",                  # 2nd gen functions run on Cloud Run
     "secretmanager.googleapis.com",        # DATABASE_URL and the other secrets

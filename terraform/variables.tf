@@ -124,3 +124,29 @@ variable "artifact_keep_count" {
   type        = number
   default     = 10
 }
+
+# --- Alerts (monitoring.tf) --------------------------------------------------------------
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/<p>/notificationChannels/<id>) every alert policy notifies. Empty: the policies still open incidents in the console, but nobody is told."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_oldest_queued_seconds" {
+  description = "Alert when a stage's oldest due queued job has waited longer than this. 900 s: a lost doorbell is rung within the grace and a sweep (about 2 minutes) and a retry waits at most 300 s, so a quarter of an hour means the stage is not draining."
+  type        = number
+  default     = 900
+}
+
+variable "alert_oldest_unacked_seconds" {
+  description = "Alert when a push subscription's oldest unacknowledged message is older than this. 1200 s: Pub/Sub's redelivery backoff tops out at 600 s, so twice that means deliveries keep failing (or the function is down) rather than one slow retry."
+  type        = number
+  default     = 1200
+}
+
+variable "alert_function_5xx_per_minute" {
+  description = "Alert when a function answers more than this many 5xx per minute, over 5 minutes. Planned redeliveries are 429 and permanent failures are acknowledged, so a 5xx is an unexpected exception or a crash: 1 a minute, sustained, is already wrong."
+  type        = number
+  default     = 1
+}

@@ -52,6 +52,10 @@ class Database:
         with self.pool.connection() as conn, conn.transaction():
             return jobs.sweep(conn, stage, policy)
 
+    def stage_gauges(self, stage: Stage) -> dict[str, Any]:
+        with self.pool.connection() as conn:
+            return jobs.stage_gauges(conn, stage)
+
     def rerun(self, stage: Stage, key: int, message_id: str) -> str:
         with self.pool.connection() as conn, conn.transaction():
             return jobs.rerun(conn, stage, key, message_id)

@@ -219,6 +219,14 @@ def sweep(conn: Conn, stage: Stage, policy: QueuePolicy, limit: int = 500) -> Re
     return report
 
 
+def stage_gauges(conn: Conn, stage: Stage) -> dict[str, Any]:
+    """queued, processing and failed counts and the oldest due queued job's age (s)."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(stage_query(stage, "stage_gauges")).fetchone()
+    assert row is not None
+    return {k: (round(float(v), 1) if k == "oldest_queued_s" else int(v)) for k, v in row.items()}
+
+
 def rerun(conn: Conn, stage: Stage, key: int, message_id: str) -> str:
     """Re-queue a job for a re-run message: 'requeued', 'repeated', 'running' or 'missing'."""
     params = {"stage": str(stage), "key": key, "message_id": message_id}

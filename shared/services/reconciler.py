@@ -53,7 +53,22 @@ def reconcile(
                     "failed": len(swept.failed[stage]),
                 },
             )
+        _log_gauges(db, stage)
     return report
+
+
+GAUGES_MESSAGE = "stage gauges"  # terraform/monitoring.tf's log-based metrics match it
+GAUGES = ("queued", "processing", "failed", "oldest_queued_s")
+
+
+def _log_gauges(db: Database, stage: Stage) -> None:
+    """One line per stage and sweep, for the log-based metrics and their alerts."""
+    try:
+        gauges = db.stage_gauges(stage)
+    except Exception as exc:  # the sweep's work is done; a missing line is all this costs
+        log.warning("stage gauges not read", extra={"stage": stage, "error": str(exc)})
+        return
+    log.info(GAUGES_MESSAGE, extra={"stage": str(stage), **{k: gauges[k] for k in GAUGES}})
 
 
 def _remove_failed_audio(db: Database, storage: Storage, ids: list[int]) -> None:

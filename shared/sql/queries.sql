@@ -75,6 +75,16 @@ where j.id in (
 )
 returning j.{key} as key
 
+-- name: stage_gauges
+-- Reconcile: the stage's gauges, logged every sweep (the log-based metrics and alerts of
+-- terraform/monitoring.tf read them). Each count uses a partial index on its status.
+select (select count(*) from {table} where status = 'queued') as queued,
+       (select count(*) from {table} where status = 'processing') as processing,
+       (select count(*) from {table} where status = 'failed') as failed,
+       coalesce(extract(epoch from now() - (
+         select min(c.due_at) from {table} as c
+         where c.status = 'queued' and c.due_at <= now())), 0)::float8 as oldest_queued_s
+
 -- name: probe_send
 -- Reconcile: a probe for the stage's topic, sent after this sweep commits.
 select cuecast.send_probe(%(stage)s) as id

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from shared import stages
+from shared.services import reconciler
 from shared.settings import Settings
 from tests.contract.terraform import Config, Ref, Template, Unresolved, parse
 
@@ -310,6 +311,57 @@ def secret_literal_problems(texts: dict[str, str]) -> list[str]:
     ]
 
 
+def _text(value: Any) -> str:
+    return "".join(str(part) for part in value.parts) if isinstance(value, Template) else str(value)
+
+
+# What each alert policy must watch: a piece its filter must contain.
+ALERT_WATCHES = {
+    "oldest_queued": '${google_logging_metric.gauge["oldest_queued_seconds"].name}',
+    "dead_letters": "google_pubsub_subscription.dead_letter",
+    "oldest_unacked": "google_pubsub_subscription.push",
+    "function_errors": "google_cloudfunctions2_function.fn",
+}
+
+
+def monitoring_problems(config: Config) -> list[str]:
+    """The log-based metrics read the reconciler's gauges line as the code writes it, the
+    oldest-queued alert reads the metric of the oldest-queued field, and every alert policy
+    notifies the channels of the variable."""
+    problems = []
+    message = f'jsonPayload.message="{reconciler.GAUGES_MESSAGE}"'
+    logger = f'jsonPayload.logger="{reconciler.log.name}"'
+    fields = {}
+    for inst in config.instances("google_logging_metric"):
+        where = f"google_logging_metric.{inst.name}[{inst.key}]"
+        text = _text(config.eval(inst.body["filter"], inst.scope))
+        if message not in text or logger not in text:
+            problems.append(f"{where}: its filter does not match the gauges line ({text})")
+        extractor = _text(config.eval(inst.body["value_extractor"], inst.scope))
+        field = re.fullmatch(r"EXTRACT\(jsonPayload\.(\w+)\)", extractor)
+        if field is None or field.group(1) not in reconciler.GAUGES:
+            problems.append(f"{where}: extracts {extractor}, not one of {reconciler.GAUGES}")
+        else:
+            fields[inst.key] = field.group(1)
+        if inst.body.get("label_extractors") != {"stage": "EXTRACT(jsonPayload.stage)"}:
+            problems.append(f"{where}: the stage label is not the line's stage field")
+    if fields.get("oldest_queued_seconds") != "oldest_queued_s":
+        problems.append("no log-based metric of oldest_queued_s named oldest_queued_seconds")
+    policies = {inst.name: inst for inst in config.instances("google_monitoring_alert_policy")}
+    for name, watched in ALERT_WATCHES.items():
+        if name not in policies:
+            problems.append(f"no alert policy {name}")
+            continue
+        body = policies[name].body
+        filters = [c["condition_threshold"][0]["filter"] for c in body["conditions"]]
+        if not any(watched in f for f in filters):
+            problems.append(f"alert policy {name} does not watch {watched}")
+    for name, inst in policies.items():
+        if inst.body.get("notification_channels") != "${var.alert_notification_channels}":
+            problems.append(f"alert policy {name} does not notify var.alert_notification_channels")
+    return problems
+
+
 # --- Tests ------------------------------------------------------------------------------
 
 CHECKS = [
@@ -320,6 +372,7 @@ CHECKS = [
     secret_access_problems,
     subscription_problems,
     invoker_problems,
+    monitoring_problems,
 ]
 
 
@@ -404,6 +457,14 @@ def _open_ssml_ingress(c: Config) -> None:
     c.locals["functions"]["ssml"]["ingress"] = "ALLOW_ALL"
 
 
+def _rename_gauge_field(c: Config) -> None:
+    c.locals["gauges"]["oldest_queued_seconds"]["field"] = "oldest_age"
+
+
+def _silence_dead_letters(c: Config) -> None:
+    del c.resources[("google_monitoring_alert_policy", "dead_letters")]["notification_channels"]
+
+
 def _rename_audio(c: Config) -> None:
     c.locals["functions"]["audio_v2"] = c.locals["functions"].pop("audio")
 
@@ -419,6 +480,8 @@ def _rename_audio(c: Config) -> None:
         (_drop_dead_letters, subscription_problems),
         (_open_ssml_ingress, invoker_problems),
         (_rename_audio, entry_point_problems),
+        (_rename_gauge_field, monitoring_problems),
+        (_silence_dead_letters, monitoring_problems),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )

@@ -170,3 +170,32 @@ def test_two_reconcilers_started_together_take_disjoint_sets(conn, db_url, round
             app.close()
     sent = [m["feedback_id"] for p in publishers for _, m in p.sent]
     assert len(sent) == len(set(sent)) == 100
+
+
+def test_every_sweep_logs_the_gauges_of_each_stage(conn, db_url, caplog):
+    """The line terraform/monitoring.tf's log-based metrics read: one per stage and sweep."""
+    _, _, job_id = analysis_job(conn)
+    fids = [add_feedback(conn, job_id, i, f"item {i}") for i in range(4)]
+    conn.execute(
+        "update ssml_jobs set due_at = now() - interval '90 seconds' where feedback_id = %s",
+        (fids[0],),
+    )
+    conn.execute("update ssml_jobs set status = 'failed' where feedback_id = %s", (fids[1],))
+    conn.execute(
+        "update ssml_jobs set status = 'processing', lease_expires_at = now() + interval '1 hour'"
+        " where feedback_id = %s",
+        (fids[2],),
+    )
+    app = App(Settings(DATABASE_URL=db_url))
+    try:
+        with caplog.at_level("INFO", logger="cuecast.reconcile"):
+            reconcile(app.database, Recorder(), app.topics(), QueuePolicy())
+    finally:
+        app.close()
+    lines = {r.stage: r for r in caplog.records if r.getMessage() == "stage gauges"}
+    assert sorted(lines) == sorted(str(s) for s in Stage)
+    ssml = lines["ssml"]
+    assert (ssml.queued, ssml.processing, ssml.failed) == (2, 1, 1)
+    assert 89 <= ssml.oldest_queued_s <= 120
+    analysis = lines["start-analysis"]
+    assert (analysis.queued, analysis.failed) == (1, 0)
