@@ -258,11 +258,21 @@ def cmd_worker(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  {name:<15} {endpoint.url}")
         if "WEBHOOK_SECRET" not in os.environ:
             path = local_secret_path(app.settings)
-            console.print(f"  WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}")
+            console.print(
+                f"  WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}",
+                soft_wrap=True,
+            )
             console.print(f"  (for curl: export WEBHOOK_SECRET=$(cat {path}))", soft_wrap=True)
         console.print("serving; Ctrl-C stops (see README: run the functions locally)")
-        while not stop.wait(args.reconcile_every):
-            reconcile(app.database, app.publisher, app.topics(), app.policy, storage=app.storage)
+        next_sweep = time.monotonic() + args.reconcile_every
+        # Short waits: a signal the kernel hands to another thread does not wake a long one,
+        # and the handler would run only when it timed out.
+        while not stop.wait(0.2):
+            if time.monotonic() >= next_sweep:
+                reconcile(
+                    app.database, app.publisher, app.topics(), app.policy, storage=app.storage
+                )
+                next_sweep = time.monotonic() + args.reconcile_every
     return 0
 
 

@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -95,6 +96,8 @@ def test_worker_without_webhook_secret_uses_the_checkouts_and_says_where(conn, d
             assert worker.stdout is not None
             lines = [worker.stdout.readline() for _ in range(9)]
             said = "".join(lines)
+            # keep reading what it logs, so a full pipe never blocks it
+            threading.Thread(target=worker.stdout.read, daemon=True).start()
             path = tmp_path / ".cuecast" / "webhook-secret"
             assert f"WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}" in said
             secret = path.read_text().strip()
