@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker chaos bench bench-smoke clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/functions.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,embedded]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/functions.txt \
+		-e '.[dev,embedded,local]'
 	touch $(STAMP)
 
 # The main job: the whole pipeline on this machine (see README).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the Cloud Functions source archive, build/cuecast-source.zip: main.py, functions/,
-# shared/ (with shared/sql/*.sql) and a requirements.txt generated from pyproject.toml's
-# [project].dependencies (Cloud Functions installs requirements.txt, not pyproject.toml).
+# shared/ (with shared/sql/*.sql) and, as its requirements.txt, requirements/functions.txt:
+# the functions' dependencies pinned to the versions the tests ran against
+# (scripts/lock_functions.py), so a deploy and a rollback install the same packages. Cloud
+# Functions installs requirements.txt, not pyproject.toml.
 #
 # The zip is reproducible: entries sorted, fixed timestamps and permissions, no caches. The
 # same tree gives the same bytes, so Terraform names the uploaded object by its SHA-256 and
@@ -19,7 +21,6 @@ python=${PYTHON:-python3}
 import hashlib
 import os
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -32,11 +33,10 @@ out = Path(sys.argv[1])
 if not Path("main.py").is_file():
     sys.exit("build-archive: main.py is missing; every function's entry point lives there")
 
-project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
-requirements = "".join(
-    ["# Generated from pyproject.toml [project].dependencies by scripts/build-archive.sh\n"]
-    + [f"{dependency}\n" for dependency in project["dependencies"]]
-)
+lock = Path("requirements/functions.txt")
+if not lock.is_file():
+    sys.exit("build-archive: requirements/functions.txt is missing (scripts/lock_functions.py)")
+requirements = lock.read_text(encoding="utf-8")
 
 files = {"main.py": Path("main.py").read_bytes(), "requirements.txt": requirements.encode()}
 for root in ROOTS:

@@ -1,8 +1,9 @@
 """The `SpeechSynthesizer` port on Google Cloud Text-to-Speech.
 
 SSML in, MP3 out, in the voice of the job's voice snapshot (name and language code). The
-duration comes from the audio itself: the MP3 is decoded with PyAV from memory (a segment's
-audio is small) and its samples counted.
+duration comes from the audio itself: mutagen reads the MP3's frames from memory (a segment's
+audio is small), pure Python, so the deployed functions carry no decoder (PyAV is the local
+providers' only).
 
 Error mapping (`google.api_core.exceptions`, raised by both the gRPC and the REST transport):
 - 429 (`TooManyRequests`, incl. gRPC `ResourceExhausted`), 408, every 5xx (`ServerError`:
@@ -20,13 +21,15 @@ the job queue's backoff is the retry.
 from __future__ import annotations
 
 import io
+from typing import Any
 
-import av
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import texttospeech
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
 
 from shared.domain import Speech, Voice
 from shared.errors import ConfigurationError, PermanentError, TransientError, describe
@@ -55,17 +58,16 @@ def make_tts_client(endpoint: str | None = None) -> texttospeech.TextToSpeechCli
 
 
 def mp3_duration_ms(audio: bytes) -> int:
-    """The duration of an MP3 held in memory, from its decoded samples."""
-    samples = 0
-    rate = 0
-    with av.open(io.BytesIO(audio), mode="r", format="mp3") as container:
-        stream = container.streams.audio[0]
-        for frame in container.decode(stream):
-            samples += frame.samples
-            rate = frame.sample_rate
-    if not rate:
+    """The duration of an MP3 held in memory, from its frames (the Xing/Info frame count
+    when the encoder wrote one, else the stream's frames and bitrate)."""
+    try:
+        info: Any = MP3(io.BytesIO(audio)).info  # type: ignore[no-untyped-call]  # untyped
+    except MutagenError as exc:
+        raise ValueError(f"not an MP3: {exc}") from exc
+    length = float(getattr(info, "length", 0) or 0)
+    if length <= 0:
         raise ValueError("no audio frames")
-    return round(samples * 1000 / rate)
+    return round(length * 1000)
 
 
 def _map_error(exc: Exception) -> Exception:
@@ -104,7 +106,7 @@ class GoogleSynthesizer:
         audio = bytes(response.audio_content)
         try:
             duration_ms = mp3_duration_ms(audio)
-        except (ValueError, IndexError, av.error.FFmpegError) as exc:
+        except ValueError as exc:
             raise TransientError(f"text-to-speech returned undecodable audio: {exc}") from exc
         return Speech(
             audio=audio,

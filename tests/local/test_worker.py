@@ -89,13 +89,17 @@ def test_worker_without_webhook_secret_uses_the_checkouts_and_says_where(conn, d
     }
     env |= {"DATABASE_URL": db_url, "CUECAST_HOME": str(tmp_path / ".cuecast")}
     command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
-    with subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as worker:
+    with (
+        (tmp_path / "stderr").open("w") as errors,
+        subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=errors, text=True
+        ) as worker,
+    ):
         try:
             assert worker.stdout is not None
             lines = [worker.stdout.readline() for _ in range(9)]
             said = "".join(lines)
+            assert len([line for line in lines if line]) == 9, (tmp_path / "stderr").read_text()
             # keep reading what it logs, so a full pipe never blocks it
             threading.Thread(target=worker.stdout.read, daemon=True).start()
             path = tmp_path / ".cuecast" / "webhook-secret"
