@@ -27,7 +27,7 @@ locals {
       # Short I/O-bound requests: one instance serves many uploads finishing at once.
       concurrency = 16
       # 0 in staging; 1 in production so no cold start sits inside pg_net's timeout.
-      min_instances = var.webhook_min_instances
+      min_instances = var.min_instances["webhook"]
       # Bursts of uploads; the webhook only enqueues, so ten instances is plenty.
       max_instances = 10
       secrets       = ["DATABASE_URL", "WEBHOOK_SECRET"]
@@ -46,7 +46,7 @@ locals {
       timeout = 540
       # Mostly waiting on Gemini, but each analysis holds large buffers: four per instance.
       concurrency   = 4
-      min_instances = 0
+      min_instances = var.min_instances["start_analysis"]
       # Caps concurrent Gemini analyses at 5 x 4 = 20, under the API key's rate limits.
       max_instances = 5
       secrets       = ["DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "GEMINI_API_KEY"]
@@ -61,7 +61,7 @@ locals {
       timeout = 300
       # I/O-bound and small: eight items per instance.
       concurrency   = 8
-      min_instances = 0
+      min_instances = var.min_instances["ssml"]
       # An analysis fans out into many items; 10 x 8 = 80 in flight drains a video quickly.
       max_instances = 10
       secrets       = ["DATABASE_URL", "GEMINI_API_KEY"]
@@ -76,7 +76,7 @@ locals {
       timeout = 300
       # I/O-bound: eight items per instance.
       concurrency   = 8
-      min_instances = 0
+      min_instances = var.min_instances["audio"]
       # 10 x 8 = 80 concurrent syntheses stays within the default TTS request quota.
       max_instances = 10
       secrets       = ["DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"]
@@ -93,7 +93,7 @@ locals {
       # One run at a time on one instance: runs never overlap (the queries are safe if they
       # did, SKIP LOCKED, but there is nothing to gain).
       concurrency   = 1
-      min_instances = 0
+      min_instances = var.min_instances["reconcile"]
       max_instances = 1
       secrets       = ["DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"]
     }

@@ -101,10 +101,21 @@ variable "supabase_url" {
   }
 }
 
-variable "webhook_min_instances" {
-  description = "Warm instances of the webhook function. 1 in production: Supabase's pg_net gives up after a few seconds, so a cold start should not sit in that path."
-  type        = number
-  default     = 0
+variable "min_instances" {
+  description = "Warm instances per function (keys: webhook, start_analysis, ssml, audio, reconcile). 0 scales to zero: the first request after idle pays a cold start (bench/README.md, \"Cold starts\"). 1 for the webhook in production: Supabase's pg_net gives up after a few seconds. docs/deploy.md has what a warm instance costs and saves."
+  type        = map(number)
+  default = {
+    webhook        = 0
+    start_analysis = 0
+    ssml           = 0
+    audio          = 0
+    reconcile      = 0
+  }
+
+  validation {
+    condition     = length(var.min_instances) == 5 && alltrue([for f in ["webhook", "start_analysis", "ssml", "audio", "reconcile"] : contains(keys(var.min_instances), f)]) && alltrue([for n in values(var.min_instances) : n >= 0 && n <= 5])
+    error_message = "min_instances needs exactly the five functions (webhook, start_analysis, ssml, audio, reconcile), each 0-5."
+  }
 }
 
 variable "reconcile_schedule" {

@@ -5,4 +5,10 @@ region       = "europe-west1"
 supabase_url = "https://your-production-ref.supabase.co"
 
 # One warm webhook instance: pg_net's call should never wait for a cold start.
-webhook_min_instances = 1
+min_instances = {
+  webhook        = 1
+  start_analysis = 0
+  ssml           = 0
+  audio          = 0
+  reconcile      = 0
+}

@@ -5,4 +5,10 @@ region       = "europe-west1"
 supabase_url = "https://your-staging-ref.supabase.co"
 
 # Scale to zero when idle; a cold webhook only delays the start of a staging run.
-webhook_min_instances = 0
+min_instances = {
+  webhook        = 0
+  start_analysis = 0
+  ssml           = 0
+  audio          = 0
+  reconcile      = 0
+}
