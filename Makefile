@@ -54,7 +54,7 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.run --videos 100 --items 30 $(if $(SEED),--seed $(SEED)) $(ARGS)
 
 # Benchmarks (bench/README.md): every script at its default size (~28 min on 2 cores), or
-# all eight at a tiny size (~1 min; results in bench/results/smoke-*.json).
+# all nine at a tiny size (~1 min; results in bench/results/smoke-*.json).
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.limit
@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.audio
 	$(BIN)/python -m bench.adoption
 	$(BIN)/python -m bench.reconcile
+	$(BIN)/python -m bench.coldstart
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.throughput --items 200 --rounds 1 --output smoke-throughput
@@ -75,6 +76,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.audio --repeat 2 --output smoke-audio
 	$(BIN)/python -m bench.adoption --videos 2000 --output smoke-adoption
 	$(BIN)/python -m bench.reconcile --items 50 --lag 1 --grace 0.2 --sweep 0.2 --output smoke-reconcile
+	$(BIN)/python -m bench.coldstart --runs 3 --output smoke-coldstart
 
 clean:
 	rm -rf $(VENV) .venv-checkov .cuecast .pytest_cache .mypy_cache .ruff_cache

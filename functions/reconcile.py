@@ -19,7 +19,7 @@ def reconcile(request: flask.Request) -> flask.Response:
             app.publisher_for("reconcile"),
             app.topics(),
             app.policy,
-            storage=app.storage,
+            storage=lambda: app.storage,  # built only if a sweep needs it
         )
     return flask.jsonify(
         republished={str(s): ids for s, ids in report.republish.items()},

@@ -92,10 +92,11 @@ class Settings(BaseSettings):
         needed = ["database_url"]
         if function.publishes and self.publisher == "pubsub":
             needed.append("gcp_project")
-        if "storage" in function.needs and self.storage == "supabase":
+        uses = function.uses()
+        if "storage" in uses and self.storage == "supabase":
             needed += ["supabase_url", "supabase_service_role_key"]
-        gemini = ("analyzer" in function.needs and self.analyzer == "gemini") or (
-            "ssml_writer" in function.needs and self.ssml_writer == "gemini"
+        gemini = ("analyzer" in uses and self.analyzer == "gemini") or (
+            "ssml_writer" in uses and self.ssml_writer == "gemini"
         )
         if gemini:
             needed.append("gemini_api_key")

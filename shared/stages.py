@@ -85,6 +85,12 @@ class FunctionSpec:
     trigger: Stage | None  # the topic that feeds it; None for HTTP functions
     publishes: tuple[Stage, ...]
     needs: frozenset[str] = frozenset()  # providers, and `webhook_secret`
+    # Providers only some invocations use: their settings are required at start, but they
+    # are built on first use, so a cold start does not import their SDK.
+    occasional: frozenset[str] = frozenset()
+
+    def uses(self) -> frozenset[str]:
+        return self.needs | self.occasional
 
     @property
     def checks_webhook_secret(self) -> bool:
@@ -104,7 +110,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         # trigger that re-queues the item: migration 20251203000001).
         FunctionSpec("webhook", None, (Stage.ANALYSIS, Stage.SSML), frozenset({"webhook_secret"})),
         *(_worker(s) for s in STAGES.values()),
-        FunctionSpec("reconcile", None, tuple(STAGES), frozenset({"storage"})),
+        # Storage only when a sweep fails an audio job (its uploads are removed).
+        FunctionSpec("reconcile", None, tuple(STAGES), occasional=frozenset({"storage"})),
     )
 }
 

@@ -1,6 +1,9 @@
 """The `Storage` port on Supabase Storage, with the service-role key.
 
-Uploads, deletes and listings go through the `supabase` client's storage API (storage3).
+Uploads, deletes and listings go through Supabase's Storage SDK, storage3 (what the
+`supabase` client's `.storage` is), built directly: the full `supabase` client would also
+import its auth, realtime and PostgREST clients, 115 ms more of every cold start
+(bench/README.md, "Cold starts").
 Reads do not: storage3's `download` returns the whole object as bytes, so a video is read with
 streamed HTTP GETs of `/storage/v1/object/<bucket>/<path>` (`Authorization: Bearer <key>` and
 `apikey: <key>`), exposed as a seekable, read-only file object (`HttpRangeReader`,
@@ -31,8 +34,8 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
+from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
-from supabase import ClientOptions, SupabaseException, create_client
 
 from shared.adapters.http_range import HttpRangeReader
 from shared.errors import (
@@ -100,15 +103,13 @@ class SupabaseStorage:
         self._read_ahead = read_ahead
         # One connection pool for storage3 and the streamed reads (and no deprecated
         # storage3 `timeout` argument: the timeout lives on the httpx client).
+        if not re.match(r"^https?://[^/\s]+", self._url):
+            raise ConfigurationError(f"SUPABASE_URL is not an http(s) URL: {self._url!r}")
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
-        try:
-            client = create_client(
-                self._url, service_role_key, options=ClientOptions(httpx_client=self._http)
-            )
-        except SupabaseException as exc:
-            self._http.close()
-            raise ConfigurationError(f"SUPABASE_URL is not usable: {exc}") from exc
-        self._storage = client.storage
+        headers = {"apiKey": service_role_key, "Authorization": f"Bearer {service_role_key}"}
+        self._storage = SyncStorageClient(
+            f"{self._url}/storage/v1/", headers, http_client=self._http
+        )
 
     def _error(self, exc: Exception, what: str) -> CuecastError:
         if isinstance(exc, StorageApiError):

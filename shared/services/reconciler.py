@@ -10,6 +10,7 @@ it are not rung again and the backlog does not grow."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from shared import logs, messages
 from shared.db import Database
@@ -27,11 +28,12 @@ def reconcile(
     publisher: Publisher,
     topics: dict[Stage, str],
     policy: QueuePolicy,
-    storage: Storage | None = None,
+    storage: Storage | Callable[[], Storage] | None = None,
 ) -> ReconcileReport:
     """One sweep of every stage. Each stage commits before its doorbells are published. Safe
     to run concurrently with workers and with itself (SKIP LOCKED: disjoint sets). With
-    `storage`, the uploads of the audio jobs it failed are removed."""
+    `storage` (or a function that builds it, called only when needed), the uploads of the
+    audio jobs it failed are removed."""
     report = ReconcileReport()
     for stage in Stage:
         swept = db.sweep(stage, policy)
@@ -42,7 +44,9 @@ def reconcile(
         publish_after_commit(publisher, topics[stage], stage, swept.republish[stage])
         _send_probe(publisher, topics[stage], swept.probes[stage])
         if stage is Stage.AUDIO and storage is not None and swept.failed[stage]:
-            _remove_failed_audio(db, storage, swept.failed[stage])
+            _remove_failed_audio(
+                db, storage() if callable(storage) else storage, swept.failed[stage]
+            )
         if swept.total():
             log.info(
                 "reconciled",
