@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from shared import stages
 from shared.services import reconciler
@@ -118,23 +117,10 @@ def topic_name(config: Config, ref: Ref) -> str:
 # --- The code's facts -------------------------------------------------------------------
 
 
-class TerraformSettings(Settings):
-    """Settings read from exactly the environment Terraform gives a function."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
 def settings_of(fn: Function) -> Settings:
-    return TerraformSettings.model_validate({**fn.plain_env, **dict.fromkeys(fn.secret_env, "<s>")})
+    """Settings read from exactly the environment Terraform gives a function (model_validate
+    reads no environment of its own)."""
+    return Settings.model_validate({**fn.plain_env, **dict.fromkeys(fn.secret_env, "<s>")})
 
 
 def known_functions(config: Config) -> Iterator[tuple[str, Function, stages.FunctionSpec]]:
