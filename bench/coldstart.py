@@ -136,12 +136,47 @@ def run_child(side: str, function: str, request: dict[str, Any], env: dict[str, 
     return result
 
 
+def _import_times(side: str, function: str, request: dict[str, Any], env: dict[str, str]):
+    """Self import time (µs) of every module one child of `side` imported."""
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", CHILD, repr(started), SOURCES[side], function,
+         json.dumps(request)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    times: dict[str, int] = {}
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "self" not in line:
+            own, _, name = line.removeprefix("import time:").split("|")
+            times[name.strip()] = int(own)
+    return times
+
+
+def extra_imports(function: str, scenario: Scenario, env: dict[str, str]) -> str:
+    """The modules cuecast's child imports and the floor's does not, heaviest first."""
+    ours = _import_times("cuecast", function, scenario.request(function), env)
+    floor = _import_times("floor", function, scenario.request(function), env)
+    extra = sorted(((t, m) for m, t in ours.items() if m not in floor), reverse=True)
+    lines = [f"{function}: {len(extra)} modules only cuecast imports,"
+             f" {sum(t for t, _ in extra) / 1000:.1f} ms of self import time"
+             f" (all: cuecast {sum(ours.values()) / 1000:.1f} ms,"
+             f" floor {sum(floor.values()) / 1000:.1f} ms)"]  # fmt: skip
+    lines += [f"{t / 1000:8.2f} ms  {m}" for t, m in extra[:40]]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = common.parser(NAME, __doc__)
     parser.add_argument("--runs", type=int, default=7, help="fresh processes per side")
     parser.add_argument("--only", nargs="*", choices=FUNCTIONS, help="some functions only")
     parser.add_argument(
         "--profile", choices=FUNCTIONS, help="run one cuecast child under cProfile, print, exit"
+    )
+    parser.add_argument(
+        "--imports",
+        choices=FUNCTIONS,
+        help="run one child per side under -X importtime; print the modules only cuecast's"
+        " imports, by self time, and exit",
     )
     args = parser.parse_args(argv)
     key = f"bench-service-role-{secrets.token_hex(8)}"
@@ -167,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
             "CUECAST_TTS_ENDPOINT": tts.endpoint, "CUECAST_LOG_LEVEL": "WARNING",
         }  # fmt: skip
         scenario = Scenario(conn, gemini, storage, secret)
+        if args.imports:
+            print(extra_imports(args.imports, scenario, env))
+            return
         if args.profile:
             request = scenario.request(args.profile)
             started = time.time()

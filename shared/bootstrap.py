@@ -24,10 +24,7 @@ from shared.pool import make_pool
 from shared.ports import Analyzer, Publisher, SpeechSynthesizer, SsmlWriter, Storage
 from shared.queue import QueuePolicy
 from shared.services import runner
-from shared.services.analysis import AnalysisStage
-from shared.services.audio import AudioStage
 from shared.services.runner import Outcome, StageWork
-from shared.services.ssml import SsmlStage
 from shared.settings import Settings, load
 from shared.stages import FUNCTIONS, STAGES
 
@@ -192,9 +189,17 @@ class App:
 
     def _build(self, stage: Stage) -> StageWork[Any, Any]:
         spec, voice = STAGES[stage], self.settings.voice()
-        publisher = self.publisher_for(spec.function)
-        following = self.settings.topic(spec.next) if spec.next else ""
+        if stage is Stage.AUDIO:  # the last stage publishes nothing: no publisher to build
+            from shared.services.audio import AudioStage
+
+            return AudioStage(
+                storage=self.storage, synthesizer=self.synthesizer, default_voice=voice
+            )
+        assert spec.next is not None
+        publisher, following = self.publisher_for(spec.function), self.settings.topic(spec.next)
         if stage is Stage.ANALYSIS:
+            from shared.services.analysis import AnalysisStage
+
             return AnalysisStage(
                 storage=self.storage,
                 analyzer=self.analyzer,
@@ -202,11 +207,11 @@ class App:
                 default_voice=voice,
                 topic=following,
             )
-        if stage is Stage.SSML:
-            return SsmlStage(
-                writer=self.ssml_writer, publisher=publisher, default_voice=voice, topic=following
-            )
-        return AudioStage(storage=self.storage, synthesizer=self.synthesizer, default_voice=voice)
+        from shared.services.ssml import SsmlStage
+
+        return SsmlStage(
+            writer=self.ssml_writer, publisher=publisher, default_voice=voice, topic=following
+        )
 
     def run(self, stage: Stage, key: int) -> Outcome:
         """Run the job for `key` in `stage` (what an entry point does with a doorbell)."""

@@ -72,7 +72,7 @@ def _opened_app(settings: Settings, console: Console, *, migrate: bool = False) 
             migrations.migrate(choice.url)
         else:
             migrations.require_migrated(choice.url, describe(choice.url))
-        app = App(settings.model_copy(update={"database_url": choice.url}))
+        app = App(settings.copy(database_url=choice.url))
         try:
             yield app
         finally:
@@ -129,7 +129,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         logs.configure(stream=log_file)
         try:
             run = run_demo(
-                settings.model_copy(update={"database_url": choice.url}),
+                settings.copy(database_url=choice.url),
                 video=Path(args.video) if args.video else None,
                 home=home,
                 workers=args.workers,

@@ -24,13 +24,12 @@ from pathlib import Path
 
 import functions_framework
 import httpx
-from pydantic import SecretStr
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from shared import bootstrap
 from shared.adapters.local_pubsub import LocalPubSub
 from shared.bootstrap import App
-from shared.settings import Settings
+from shared.settings import Secret, Settings
 from shared.stages import FUNCTIONS
 
 log = logging.getLogger("cuecast.local")
@@ -204,8 +203,8 @@ def with_local_secret(settings: Settings) -> Settings:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(secrets.token_urlsafe(32))
-    secret = SecretStr(path.read_text(encoding="utf-8").strip())
-    return settings.model_copy(update={"webhook_secret": secret})
+    secret = Secret(path.read_text(encoding="utf-8").strip())
+    return settings.copy(webhook_secret=secret)
 
 
 def adapter_choices(settings: Settings) -> list[tuple[str, str]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from shared import stages
 from shared.services import reconciler
 from shared.settings import Settings
+from shared.settings import field as settings_field
+from shared.settings import fields as settings_fields
 from tests.contract.terraform import Config, Ref, Template, Unresolved, parse
 
 TF_DIR = Path(__file__).resolve().parents[2] / "terraform"
@@ -118,9 +118,9 @@ def topic_name(config: Config, ref: Ref) -> str:
 
 
 def settings_of(fn: Function) -> Settings:
-    """Settings read from exactly the environment Terraform gives a function (model_validate
+    """Settings read from exactly the environment Terraform gives a function (from_values
     reads no environment of its own)."""
-    return Settings.model_validate({**fn.plain_env, **dict.fromkeys(fn.secret_env, "<s>")})
+    return Settings.from_values({**fn.plain_env, **dict.fromkeys(fn.secret_env, "<s>")})
 
 
 def known_functions(config: Config) -> Iterator[tuple[str, Function, stages.FunctionSpec]]:
@@ -131,7 +131,7 @@ def known_functions(config: Config) -> Iterator[tuple[str, Function, stages.Func
 
 
 def is_secret_field(name: str) -> bool:
-    return SecretStr in typing.get_args(Settings.model_fields[name].annotation)
+    return settings_field(name).secret
 
 
 # --- The contract, as lists of problems (empty when Terraform and the code agree) ------
@@ -158,10 +158,9 @@ def settings_problems(config: Config) -> list[str]:
             env = Settings.env_names([name])[0]
             if is_secret_field(name) and env not in fn.secret_env:
                 problems.append(f"{ep}: {env} is a secret but is not a Secret Manager mount")
-        for name, info in Settings.model_fields.items():
-            selector = typing.get_origin(info.annotation) is typing.Literal
-            if selector and getattr(settings, name) == info.default:  # the offline adapter
-                problems.append(f"{ep}: {info.alias} selects the offline default")
+        for info in settings_fields():
+            if info.choices and getattr(settings, info.name) == info.default:  # offline adapter
+                problems.append(f"{ep}: {info.variable} selects the offline default")
     return problems
 
 
@@ -404,7 +403,7 @@ def test_reader_resolves_the_subset_it_claims() -> None:
     )
     assert uri == Ref("google_cloudfunctions2_function", "fn", "ssml", "service_config[0].uri")
     assert config.eval('${toset(["a", "b"])}') == ["a", "b"]
-    assert config.eval('${var.topics["ssml"]}') == Settings.model_fields["topic_ssml"].default
+    assert config.eval('${var.topics["ssml"]}') == settings_field("topic_ssml").default
     template = config.eval("serviceAccount:${google_service_account.push.email}")
     assert member_of(template) == ("google_service_account", "push", None)
     with pytest.raises(Unresolved):

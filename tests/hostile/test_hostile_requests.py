@@ -16,10 +16,10 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from pydantic import SecretStr
 
 from shared.domain import Analysis, FeedbackItem
 from shared.errors import ConfigurationError
+from shared.settings import Secret
 from tests.hostile.deliveries import b64_json, post, pubsub_message, snapshot, structured
 from tests.pipeline.harness import pipeline
 from tests.supa import acting_as, create_user
@@ -223,7 +223,7 @@ def test_a_blank_configured_secret_opens_nothing(site, configured):
     with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
         type(p.app.settings)(WEBHOOK_SECRET=configured, DATABASE_URL="x").require("webhook_secret")
     saved = p.app.settings.webhook_secret
-    p.app.settings.webhook_secret = SecretStr(configured)
+    p.app.settings.webhook_secret = Secret(configured)
     try:
         for secret in (configured, ""):
             _refused(site, 401, lambda p, s=secret: _hook(p, {"videoRecordingId": bait}, secret=s))

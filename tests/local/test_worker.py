@@ -4,6 +4,7 @@ start posted to the webhook with curl-like HTTP runs the whole pipeline over HTT
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -18,18 +19,23 @@ from tests.supa import complete_upload, create_user, insert_video
 
 
 def _free_port_block(size: int = 5) -> int:
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = int(sock.getsockname()[1])
-        if base + size < 65000 and all(_free(base + i) for i in range(size)):
+    """A block of ports nothing uses, below the kernel's ephemeral range, where the client
+    sockets of the tests' own connections would otherwise take one between the check and
+    the worker's bind."""
+    for _ in range(200):
+        base = random.randrange(20_000, 30_000)
+        if all(_free(base + i) for i in range(size)):
             return base
     raise RuntimeError("no free block of ports")
 
 
 def _free(port: int) -> bool:
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def test_worker_serves_the_functions_over_http(conn, db_url, tmp_path):
@@ -49,13 +55,20 @@ def test_worker_serves_the_functions_over_http(conn, db_url, tmp_path):
     write_sample_video(raw / "clip.mp4")
     complete_upload(conn, user, video)
     command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
-    with subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as worker:
+    with (
+        (tmp_path / "stderr").open("w") as errors,
+        subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=errors, text=True
+        ) as worker,
+    ):
         try:
             assert worker.stdout is not None
             lines = [worker.stdout.readline() for _ in range(7)]
-            assert f"webhook         http://127.0.0.1:{port}/" in "".join(lines), lines
+            said = "".join(lines)
+            assert f"webhook         http://127.0.0.1:{port}/" in said, (
+                tmp_path / "stderr"
+            ).read_text()
+            threading.Thread(target=worker.stdout.read, daemon=True).start()
             answer = httpx.post(
                 f"http://127.0.0.1:{port}/",
                 json={"videoRecordingId": video},
