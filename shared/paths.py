@@ -91,17 +91,22 @@ def _positive_int(name: str, value: int) -> int:
     return value
 
 
-def feedback_prefix(user_id: str, analysis_job_id: int, feedback_id: int) -> str:
-    """The folder holding every generation of one feedback item's audio."""
+def _item_folder(user_id: str, analysis_job_id: int, feedback_id: int) -> str:
+    """`user/job/item` from checked parts (the caller validates the path it builds on it)."""
     user = _canonical_user(user_id)
     job = _positive_int("analysis_job_id", analysis_job_id)
     item = _positive_int("feedback_id", feedback_id)
-    return validate_object_path(f"{user}/{job}/{item}")
+    return f"{user}/{job}/{item}"
+
+
+def feedback_prefix(user_id: str, analysis_job_id: int, feedback_id: int) -> str:
+    """The folder holding every generation of one feedback item's audio."""
+    return validate_object_path(_item_folder(user_id, analysis_job_id, feedback_id))
 
 
 def generation_folder(user_id: str, analysis_job_id: int, feedback_id: int, generation: int) -> str:
     """The folder of one generation of an item's audio: what a failed run of it removes."""
-    prefix = feedback_prefix(user_id, analysis_job_id, feedback_id)
+    prefix = _item_folder(user_id, analysis_job_id, feedback_id)
     return validate_object_path(f"{prefix}/{_positive_int('generation', generation)}")
 
 
@@ -114,7 +119,7 @@ def audio_object_path(
     ext: str,
 ) -> str:
     """The deterministic path of one audio segment (bucket `processed`)."""
-    prefix = feedback_prefix(user_id, analysis_job_id, feedback_id)
+    prefix = _item_folder(user_id, analysis_job_id, feedback_id)
     gen = _positive_int("generation", generation)
     index = _positive_int("segment_index", segment_index)
     if not _EXTENSION.match(ext):

@@ -54,15 +54,13 @@ class AudioStage:
     def work(self, claim: Claim, script: Script) -> Rendered:
         workers = max(1, min(self.synthesizer.max_concurrency, len(script.segments)))
         if workers == 1:  # one segment, or a one-at-a-time voice: no thread pool to pay for
-            speeches = [self._speak_and_upload(claim, script, *s) for s in script.segments]
+            done = [self._speak_and_upload(claim, script, *s) for s in script.segments]
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="tts") as pool:
-                speeches = list(
+                done = list(
                     pool.map(lambda s: self._speak_and_upload(claim, script, *s), script.segments)
                 )
-        paths = [self._path(claim, script, index, speech) for (index, _), speech in
-                 zip(script.segments, speeches, strict=True)]  # fmt: skip
-        return Rendered(paths, speeches)
+        return Rendered([path for path, _ in done], [speech for _, speech in done])
 
     def _path(self, claim: Claim, script: Script, index: int, speech: Speech) -> str:
         return audio_object_path(
@@ -74,13 +72,15 @@ class AudioStage:
             speech.format,
         )
 
-    def _speak_and_upload(self, claim: Claim, script: Script, index: int, ssml: str) -> Speech:
+    def _speak_and_upload(
+        self, claim: Claim, script: Script, index: int, ssml: str
+    ) -> tuple[str, Speech]:
         speech = self.synthesizer.synthesize(ssml, script.voice)
         path = self._path(claim, script, index, speech)
         self.storage.upload(PROCESSED_BUCKET, path, speech.audio, speech.content_type)
         # Keep what the rows need, not the audio: a long item is hours of speech, and only
         # the segments being synthesised right now should be in memory.
-        return replace(speech, audio=b"")
+        return path, replace(speech, audio=b"")
 
     def writes(self, claim: Claim, script: Script, rendered: Rendered) -> AudioWrites:
         return AudioWrites(

@@ -14,7 +14,7 @@ from shared.db import Database, jobs
 from shared.domain import Stage
 from shared.pool import IdleCheck, make_pool
 from shared.queries import raw
-from shared.queue import QueuePolicy
+from shared.queue import Claim, QueuePolicy
 from shared.services.audio import AudioStage
 from shared.services.runner import Outcome, run
 from shared.settings import Settings
@@ -55,6 +55,43 @@ def test_the_claim_commits_without_a_wal_flush_and_the_finish_with_one(conn):
         assert jobs.finish_job(conn, claim)
         assert conn.execute("show synchronous_commit").fetchone() == ("on",)
     assert conn.execute("show synchronous_commit").fetchone() == ("on",)  # nothing lingers
+
+
+def test_the_ssml_finish_commits_without_a_wal_flush_and_the_audio_finish_with_one(conn):
+    """The SSML finish is the pipeline's own intermediate state; the audio finish after it
+    flushes it with its own (migration 20251205000001)."""
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
+    row = _ssml_claim(conn, fid)
+    with conn.transaction():
+        assert _finish_ssml(conn, row, ["<speak>a</speak>"]) is True
+        assert conn.execute("show synchronous_commit").fetchone() == ("off",)
+    audio = conn.execute(raw("claim_audio"), {"key": fid, **PARAMS}).fetchone()
+    with conn.transaction():
+        claim = Claim(Stage.AUDIO, audio[0], audio[1], audio[2], audio[3])
+        assert jobs.finish_job(conn, claim)
+        assert conn.execute("show synchronous_commit").fetchone() == ("on",)
+
+
+def _feedback_writes(conn) -> int:
+    row = conn.execute(
+        "select n_tup_upd from pg_stat_xact_user_tables where relname = 'analysis_feedback'"
+    ).fetchone()
+    return int(row[0])
+
+
+def test_an_ssml_finish_writes_the_items_row_once(conn):
+    """SSML completed and audio queued, in one row version (migration 20251205000001)."""
+    _, _, job_id = analysis_job(conn)
+    fid = add_feedback(conn, job_id, 0, "Keep your elbows in.")
+    row = _ssml_claim(conn, fid)
+    assert statuses(conn, fid) == ("processing", "pending")
+    with conn.transaction():
+        before = _feedback_writes(conn)
+        assert _finish_ssml(conn, row, ["<speak>a</speak>"]) is True
+        assert _feedback_writes(conn) - before == 1
+    assert statuses(conn, fid) == ("completed", "queued")
+    assert job(conn, "audio_jobs", fid)[0] == "queued"
 
 
 def test_ssml_claim_returns_the_item_and_its_finish_writes_everything_at_once(conn):
