@@ -19,6 +19,7 @@ from bench.common import Report, verdict
 from bench.limit import POLICY
 from shared.domain import Stage
 from shared.queries import raw, stage_query
+from shared.queue import PROBE_MARGIN_SECONDS
 
 _LOGGED = re.compile(r"^duration: ([\d.]+) ms\s+plan:\s*\n(?P<plan>.*)$", re.DOTALL)
 _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
@@ -156,7 +157,12 @@ _AUDIO_SAVES = {
 def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, tuple[str, int]]:
     """The plans of the queries that run against the job tables on every message or
     reconcile pass. The finishes run after the stage's claim, in the same transaction."""
-    sweep = {"max_attempts": 5, "grace_seconds": 60, "limit": 500}
+
+    def sweep(stage: Stage) -> Setup:
+        params = {"max_attempts": 5, "grace_seconds": 60, "limit": 500,
+                  "margin_seconds": PROBE_MARGIN_SECONDS, "stage": str(stage)}  # fmt: skip
+        return lambda conn: params
+
     queries: dict[str, tuple[sql.SQL | sql.Composed, Setup]] = {
         "ssml claim_job": (stage_query(Stage.SSML, "claim_job"), _claim(ssml_key)),
         "audio claim_job": (stage_query(Stage.AUDIO, "claim_job"), _claim(audio_key)),
@@ -170,15 +176,15 @@ def plans(url: str, ssml_key: int, audio_key: int) -> dict[str, tuple[str, int]]
             sql.SQL(raw("finish_audio")),
             _after_claim(Stage.AUDIO, audio_key, _AUDIO_SAVES),
         ),
-        "ssml reclaim_expired": (stage_query(Stage.SSML, "reclaim_expired"), lambda conn: sweep),
-        "ssml fail_exhausted": (stage_query(Stage.SSML, "fail_exhausted"), lambda conn: sweep),
+        "ssml reclaim_expired": (stage_query(Stage.SSML, "reclaim_expired"), sweep(Stage.SSML)),
+        "ssml fail_exhausted": (stage_query(Stage.SSML, "fail_exhausted"), sweep(Stage.SSML)),
         "ssml ring_lost_doorbells": (
             stage_query(Stage.SSML, "ring_lost_doorbells"),
-            lambda conn: sweep,
+            sweep(Stage.SSML),
         ),
         "audio ring_lost_doorbells": (
             stage_query(Stage.AUDIO, "ring_lost_doorbells"),
-            lambda conn: sweep,
+            sweep(Stage.AUDIO),
         ),
     }
     return {name: explain(url, query, setup) for name, (query, setup) in queries.items()}
