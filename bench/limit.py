@@ -217,7 +217,9 @@ def tabulate(report: Report, args: Any, runs: list[dict[str, Any]]) -> None:
         "function on a doorbell, also two autocommit statements: the claim with the stage's "
         "context (`claim_ssml` / `claim_audio`, which call the same claim function), the "
         "work, and the finish with the stage's writes (`finish_ssml` / `finish_audio`, "
-        "which call the same finish function)."
+        "which call the same finish function). The SSML finish does not wait for the WAL "
+        "flush (migration 20251205000001) where its pair's finish does; the audio finish "
+        "waits, like its pair's."
     )
     rivals.notes.append(
         "Procrastinate runs two tasks per item, cuecast two stage executions: the rates "

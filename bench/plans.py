@@ -207,6 +207,12 @@ def record(report: Report, explained: dict[int, dict[str, tuple[str, int]]]) -> 
     }
 
 
+# Tables whose size does not follow the items': a sequential scan of them is the right plan.
+# doorbell_probes holds the last hour of the reconciler's probes (cuecast.send_probe deletes
+# older ones): about 60 rows per stage.
+BOUNDED = {"doorbell_probes"}
+
+
 def scans_table(report: Report, sizes: list[int]) -> None:
     """The table of the sequential scans in each query's plans, per size (from `record`)."""
     largest = max(sizes)
@@ -217,7 +223,7 @@ def scans_table(report: Report, sizes: list[int]) -> None:
             "query",
             f"statements planned at {largest:,}",
             *[f"seq scans at {size:,}" for size in sizes],
-            f"target: none at {largest:,}",
+            f"target: none at {largest:,} (but on doorbell_probes)",
         ],
     )
     found = report.data["seq_scans"]
@@ -226,12 +232,14 @@ def scans_table(report: Report, sizes: list[int]) -> None:
             f"`{name}`",
             count,
             *[", ".join(found[str(size)][name]) or "–" for size in sizes],
-            verdict(not found[str(largest)][name]),
+            verdict(not set(found[str(largest)][name]) - BOUNDED),
         )
     scans.notes.append(
         "`claim_job` is cuecast.claim_<table> (the claim of bench.limit's pair and of the "
         "analysis stage); `claim_ssml` … `finish_audio` are the two statements each of the "
         "ssml and audio stages runs; the reconcile queries are the reconciler's. A cell "
-        "names the tables read by a sequential scan. The plans at the largest size are "
-        "printed at the end; all are in the JSON (`plans`, `plans_by_size`)."
+        "names the tables read by a sequential scan; doorbell_probes, the last hour of the "
+        "reconciler's probes (about 60 rows per stage), is read whole at every size, which is "
+        "the right plan for it. The plans at the largest size are printed at the end; all are "
+        "in the JSON (`plans`, `plans_by_size`)."
     )

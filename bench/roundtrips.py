@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> None:
         times.notes.append(
             "Waits run from a round trip's first message to the server's ReadyForQuery "
             "(libpq trace timestamps): network, server work and, for COMMIT, the WAL flush. "
-            "cuecast's stage statements run in autocommit, so their commit, and the finish's "
-            "WAL flush, count under statements (the claim does not wait for the flush: its "
-            "function sets synchronous_commit off)."
+            "cuecast's stage statements run in autocommit, so their commit, and the audio "
+            "finish's WAL flush, count under statements (the claims and the SSML finish do not "
+            "wait for the flush: their functions set synchronous_commit off)."
         )
         statement_table(report, url)
         report.finish()
