@@ -3,13 +3,13 @@ tests ran against, and the functions start with nothing of the local run install
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 from tests.adapters.servers import make_mp3
+from tests.contract.cloud_run import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "functions.txt"
@@ -58,22 +58,7 @@ def test_the_archive_ships_the_lock_and_nothing_of_the_local_run(tmp_path):
 def test_the_functions_start_without_the_local_packages(tmp_path, db_url):
     mp3 = tmp_path / "tone.mp3"
     mp3.write_bytes(make_mp3(seconds=2.0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUECAST_")}
-    env |= {
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": db_url,
-        "CUECAST_STORAGE": "supabase",
-        "SUPABASE_URL": "https://project.supabase.invalid",
-        "SUPABASE_SERVICE_ROLE_KEY": "test-only-not-a-key",
-        "CUECAST_PUBLISHER": "pubsub",
-        "GOOGLE_CLOUD_PROJECT": "cuecast-test",
-        "CUECAST_ANALYZER": "gemini",
-        "CUECAST_SSML": "gemini",
-        "GEMINI_API_KEY": "test-only-not-a-key",
-        "CUECAST_TTS": "google",
-        "CUECAST_TTS_ENDPOINT": "http://127.0.0.1:9",
-        "WEBHOOK_SECRET": "test-only-not-a-secret",
-    }
+    env = production_env(db_url)
     done = subprocess.run(
         [sys.executable, "-c", START_LIKE_CLOUD_RUN, str(mp3)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,

@@ -8,12 +8,13 @@ one entry point, on the production adapters' settings), builds what its first ev
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.contract.cloud_run import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = {
@@ -47,22 +48,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("function", sorted(EXPECTED))
 def test_a_function_imports_only_its_own_sdks(function, db_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUECAST_")}
-    env |= {
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": db_url,
-        "CUECAST_STORAGE": "supabase",
-        "SUPABASE_URL": "https://project.supabase.invalid",
-        "SUPABASE_SERVICE_ROLE_KEY": "test-only-not-a-key",
-        "CUECAST_PUBLISHER": "pubsub",
-        "GOOGLE_CLOUD_PROJECT": "cuecast-test",
-        "CUECAST_ANALYZER": "gemini",
-        "CUECAST_SSML": "gemini",
-        "GEMINI_API_KEY": "test-only-not-a-key",
-        "CUECAST_TTS": "google",
-        "CUECAST_TTS_ENDPOINT": "http://127.0.0.1:9",
-        "WEBHOOK_SECRET": "test-only-not-a-secret",
-    }
+    env = production_env(db_url)
     done = subprocess.run(
         [sys.executable, "-c", CHILD, function, json.dumps(HEAVY)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
