@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker chaos bench bench-smoke clean
+.PHONY: demo test check lint format typecheck terraform-check pytest migrate snapshot worker chaos bench bench-smoke coldstart clean
 
 $(STAMP): pyproject.toml requirements/functions.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.adoption --videos 2000 --output smoke-adoption
 	$(BIN)/python -m bench.reconcile --items 50 --lag 1 --grace 0.2 --sweep 0.2 --output smoke-reconcile
 	$(BIN)/python -m bench.coldstart --runs 3 --output smoke-coldstart
+
+# The cold starts alone (bench/README.md, section 9; about a minute).
+coldstart: $(STAMP)
+	$(BIN)/python -m bench.coldstart
 
 clean:
 	rm -rf $(VENV) .venv-checkov .cuecast .pytest_cache .mypy_cache .ruff_cache
