@@ -53,7 +53,7 @@ worker: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.run --videos 100 --items 30 $(if $(SEED),--seed $(SEED)) $(ARGS)
 
-# Benchmarks (bench/README.md): every script at its default size (~28 min on 2 cores), or
+# Benchmarks (bench/README.md): every script at its default size (~13 min on 2 cores), or
 # all nine at a tiny size (~1 min; results in bench/results/smoke-*.json).
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
