@@ -11,6 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -38,6 +41,30 @@ def _free(port: int) -> bool:
         return True
 
 
+@contextmanager
+def _worker(env: dict[str, str], tmp_path: Path, port: int, lines: int) -> Iterator[str]:
+    """`cuecast worker --port port` running; yields the first `lines` lines it printed (all of
+    them, or the test fails with its stderr) and keeps draining its output, so a full pipe never
+    blocks it. Terminated on the way out, it must exit 0."""
+    command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
+    with (
+        (tmp_path / "stderr").open("w") as errors,
+        subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=errors, text=True
+        ) as worker,
+    ):
+        try:
+            assert worker.stdout is not None
+            said = [worker.stdout.readline() for _ in range(lines)]
+            assert all(said), (tmp_path / "stderr").read_text()
+            threading.Thread(target=worker.stdout.read, daemon=True).start()
+            yield "".join(said)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert worker.returncode == 0
+
+
 def test_worker_serves_the_functions_over_http(conn, db_url, tmp_path):
     secret = secrets.token_urlsafe(16)
     port = _free_port_block()
@@ -54,41 +81,24 @@ def test_worker_serves_the_functions_over_http(conn, db_url, tmp_path):
     raw.mkdir(parents=True)
     write_sample_video(raw / "clip.mp4")
     complete_upload(conn, user, video)
-    command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
-    with (
-        (tmp_path / "stderr").open("w") as errors,
-        subprocess.Popen(
-            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=errors, text=True
-        ) as worker,
-    ):
-        try:
-            assert worker.stdout is not None
-            lines = [worker.stdout.readline() for _ in range(7)]
-            said = "".join(lines)
-            assert f"webhook         http://127.0.0.1:{port}/" in said, (
-                tmp_path / "stderr"
-            ).read_text()
-            threading.Thread(target=worker.stdout.read, daemon=True).start()
-            answer = httpx.post(
-                f"http://127.0.0.1:{port}/",
-                json={"videoRecordingId": video},
-                headers={"X-Webhook-Secret": secret},
-            )
-            assert answer.status_code == 202, answer.text
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                row = conn.execute(
-                    "select count(*), count(*) filter (where audio_status = 'completed')"
-                    " from analysis_feedback"
-                ).fetchone()
-                if row[0] and row[0] == row[1]:
-                    break
-                time.sleep(0.2)
-            assert row[0] >= 3 and row[0] == row[1], row
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-    assert worker.returncode == 0
+    with _worker(env, tmp_path, port, lines=7) as said:
+        assert f"webhook         http://127.0.0.1:{port}/" in said
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/",
+            json={"videoRecordingId": video},
+            headers={"X-Webhook-Secret": secret},
+        )
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "select count(*), count(*) filter (where audio_status = 'completed')"
+                " from analysis_feedback"
+            ).fetchone()
+            if row[0] and row[0] == row[1]:
+                break
+            time.sleep(0.2)
+        assert row[0] >= 3 and row[0] == row[1], row
 
 
 def test_worker_without_webhook_secret_uses_the_checkouts_and_says_where(conn, db_url, tmp_path):
@@ -101,36 +111,20 @@ def test_worker_without_webhook_secret_uses_the_checkouts_and_says_where(conn, d
         if not k.startswith(("CUECAST_", "WEBHOOK_SECRET", "DATABASE_URL"))
     }
     env |= {"DATABASE_URL": db_url, "CUECAST_HOME": str(tmp_path / ".cuecast")}
-    command = [sys.executable, "-m", "shared.cli", "worker", "--port", str(port)]
-    with (
-        (tmp_path / "stderr").open("w") as errors,
-        subprocess.Popen(
-            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=errors, text=True
-        ) as worker,
-    ):
-        try:
-            assert worker.stdout is not None
-            lines = [worker.stdout.readline() for _ in range(9)]
-            said = "".join(lines)
-            assert len([line for line in lines if line]) == 9, (tmp_path / "stderr").read_text()
-            # keep reading what it logs, so a full pipe never blocks it
-            threading.Thread(target=worker.stdout.read, daemon=True).start()
-            path = tmp_path / ".cuecast" / "webhook-secret"
-            assert f"WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}" in said
-            secret = path.read_text().strip()
-            assert secret not in said
-            user = create_user(conn)
-            video = insert_video(conn, user, name="clip.mp4")
-            answer = httpx.post(
-                f"http://127.0.0.1:{port}/",
-                json={"videoRecordingId": video},
-                headers={"X-Webhook-Secret": secret},
-            )
-            assert answer.status_code == 202, answer.text
-            vault = conn.execute(
-                "select secret from vault.secrets where name = 'cuecast_webhook_secret'"
-            ).fetchone()
-            assert vault == (secret,)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+    with _worker(env, tmp_path, port, lines=9) as said:
+        path = tmp_path / ".cuecast" / "webhook-secret"
+        assert f"WEBHOOK_SECRET unset: the webhook takes this checkout's, in {path}" in said
+        secret = path.read_text().strip()
+        assert secret not in said
+        user = create_user(conn)
+        video = insert_video(conn, user, name="clip.mp4")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/",
+            json={"videoRecordingId": video},
+            headers={"X-Webhook-Secret": secret},
+        )
+        assert answer.status_code == 202, answer.text
+        vault = conn.execute(
+            "select secret from vault.secrets where name = 'cuecast_webhook_secret'"
+        ).fetchone()
+        assert vault == (secret,)
