@@ -122,14 +122,24 @@ class Scenario:
         return _event({"feedback_id": item})
 
 
-def run_child(side: str, function: str, request: dict[str, Any], env: dict[str, str]) -> dict:
+def _spawn(
+    side: str, function: str, request: dict[str, Any], env: dict[str, str], *flags: str
+) -> subprocess.CompletedProcess[str]:
+    """One fresh child of `side` handling `request` (`flags` go to the interpreter); fails,
+    with the child's stderr, when it exits non-zero."""
     started = time.time()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, repr(started), SOURCES[side], function, json.dumps(request)],
+        [sys.executable, *flags, "-c", CHILD, repr(started), SOURCES[side], function,
+         json.dumps(request)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"{side} {function}: {done.stderr[-2000:]}")
+    return done
+
+
+def run_child(side: str, function: str, request: dict[str, Any], env: dict[str, str]) -> dict:
+    done = _spawn(side, function, request, env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if not 200 <= result["status"] < 300:
         raise RuntimeError(f"{side} {function} answered {result['status']}: {done.stderr[-2000:]}")
@@ -138,12 +148,7 @@ def run_child(side: str, function: str, request: dict[str, Any], env: dict[str, 
 
 def _import_times(side: str, function: str, request: dict[str, Any], env: dict[str, str]):
     """Self import time (µs) of every module one child of `side` imported."""
-    started = time.time()
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", CHILD, repr(started), SOURCES[side], function,
-         json.dumps(request)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+    done = _spawn(side, function, request, env, "-X", "importtime")
     times: dict[str, int] = {}
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line and "self" not in line:
@@ -207,13 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         if args.profile:
             request = scenario.request(args.profile)
-            started = time.time()
-            done = subprocess.run(
-                [sys.executable, "-c", CHILD, repr(started), SOURCES["cuecast"], args.profile,
-                 json.dumps(request)],
-                env={**env, "COLDSTART_PROFILE": "1"}, cwd=ROOT, capture_output=True, text=True,
-                timeout=120, check=False,
-            )  # fmt: skip
+            done = _spawn("cuecast", args.profile, request, {**env, "COLDSTART_PROFILE": "1"})
             print(done.stdout, done.stderr[-12000:])
             return
         table = report.table(

@@ -31,7 +31,8 @@ from shared.stages import STAGES, FunctionSpec, StageSpec
 
 
 class Secret:
-    """A secret setting: printed, logged or compared in a repr it shows as stars."""
+    """A secret setting's value: its repr and str (what a log line or a traceback shows) are
+    stars."""
 
     __slots__ = ("_value",)
 
@@ -247,17 +248,17 @@ def fields() -> tuple[Field, ...]:
     hints = typing.get_type_hints(Settings)
     declared = []
     for f in dataclasses.fields(Settings):
-        kinds = [k for k in typing.get_args(hints[f.name]) or (hints[f.name],) if k is not None]
-        kinds = [k for k in kinds if k is not type(None)]
-        literal = typing.get_origin(hints[f.name]) is Literal
+        hint = hints[f.name]
+        args = typing.get_args(hint)  # X | None: (X, NoneType); Literal[...]: its values
+        literal = typing.get_origin(hint) is Literal
         declared.append(
             Field(
                 name=f.name,
                 variable=f.metadata["variable"],
                 default=f.default,
-                kind=str if literal else kinds[0],
-                optional=type(None) in typing.get_args(hints[f.name]),
-                choices=typing.get_args(hints[f.name]) if literal else (),
+                kind=str if literal else next(k for k in args or (hint,) if k is not type(None)),
+                optional=type(None) in args,
+                choices=args if literal else (),
                 at_least=f.metadata["at_least"],
                 above=f.metadata["above"],
                 at_most=f.metadata["at_most"],
