@@ -1,5 +1,5 @@
 -- Three costs of every item on the stage path (issue 17; bench/README.md, "What moved the
--- numbers"), behaviour unchanged:
+-- numbers"). What the app sees does not change:
 --
 -- 1. An SSML job's completion writes the item's row once, not twice. finish_ssml completes
 --    the job and, in the same transaction, queues the item's audio; each write's status
